@@ -1,0 +1,22 @@
+"""The README's quick start is what CI runs."""
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def quick_start_lines() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    block = text.split("## Quick start", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    return [line.strip() for line in block.strip().splitlines()]
+
+
+def test_quick_start_is_two_command_lines():
+    lines = quick_start_lines()
+    assert len(lines) == 2
+    assert lines[0].startswith("pip install -e . && python -m harness.run")
+
+
+def test_ci_runs_the_readme_test_line_verbatim():
+    ci_script = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert quick_start_lines()[1] in ci_script
