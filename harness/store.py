@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from harness.redact import scrub_text
+
 DEFAULT_EXPERIMENT = "autograd-mlp"
 
 
@@ -29,8 +31,19 @@ def resolve_tracking_uri(cwd: str | os.PathLike | None = None) -> str:
     Absolute so that every job of a sweep, whatever its working directory, writes one store,
     and so that `mlflow ui` started in the same directory shows the runs with no arguments.
     """
-    uri = os.environ.get("MLFLOW_TRACKING_URI")
-    if uri:
-        return uri
+    return os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(cwd)
+
+
+def default_tracking_uri(cwd: str | os.PathLike | None = None) -> str:
+    """`sqlite:///<absolute cwd>/mlflow.db`: the store `mlflow ui` started in `cwd` opens by default."""
     directory = Path(cwd) if cwd is not None else Path.cwd()
     return f"sqlite:///{directory.resolve() / 'mlflow.db'}"
+
+
+def where_to_look(tracking_uri: str, cwd: str | os.PathLike | None = None) -> str:
+    """How a user opens the store in a browser, e.g. `mlflow ui` (run here) or the server's address."""
+    if tracking_uri.startswith(("http://", "https://")):
+        return f"open {scrub_text(tracking_uri)}"
+    if tracking_uri == default_tracking_uri(cwd):
+        return "run `mlflow ui` here, then open http://127.0.0.1:5000"
+    return f"run `mlflow ui --backend-store-uri {scrub_text(tracking_uri)}`, then open http://127.0.0.1:5000"

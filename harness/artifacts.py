@@ -1,0 +1,42 @@
+"""The files a job leaves in its run: written to a directory, then sent to MLflow in one call."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from omegaconf import OmegaConf
+
+from harness.plots import plot_fit, plot_loss
+from harness.redact import scrub
+from harness.training import TrainResult
+
+
+def write_artifacts(result: TrainResult, task: dict[str, Any], title: str, directory: Path) -> list[Path]:
+    """`config.yaml`, `graph.dot`, `loss.png`; for a finished run also `fit.png`, `fit.npz`, `model.npz`."""
+    written = [
+        directory / "config.yaml",
+        directory / "graph.dot",
+        plot_loss(result.losses, directory / "loss.png", title),
+    ]
+    written[0].write_text(OmegaConf.to_yaml(OmegaConf.create(scrub(task))))
+    written[1].write_text(result.graph_dot)
+    if not result.diverged:
+        x, y_pred, y_target = result.eval_x, result.eval_pred, result.eval_target
+        written.append(plot_fit(x, y_pred, y_target, directory / "fit.png", title))
+        np.savez(directory / "fit.npz", x=x, y_pred=y_pred, y_target=y_target)
+        np.savez(directory / "model.npz", **result.parameters)
+        written += [directory / "fit.npz", directory / "model.npz"]
+    return written
+
+
+def result_metrics(result: TrainResult) -> dict[str, float]:
+    metrics = {"train_seconds": result.train_seconds}
+    if not result.diverged:
+        metrics |= {
+            "eval_mse": result.eval_mse,
+            "eval_max_abs_err": result.eval_max_abs_err,
+            "final_loss": result.final_loss,
+        }
+    return metrics

@@ -1,0 +1,103 @@
+"""The Hydra callback that makes each `-m` invocation one MLflow parent run.
+
+`on_multirun_start` runs once, in the launching process, before any job: it creates the store and
+the experiment (parallel jobs creating a fresh sqlite store at once would corrupt it), opens the
+parent run and leaves a SweepContext in the sweep directory for the jobs. `on_multirun_end` ends the
+parent, prints where the runs are and writes the report.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from harness import sweep_plan
+from harness.provenance import git_commit
+from harness.store import Tags, resolve_tracking_uri, where_to_look
+from harness.sweep_context import SweepContext, new_sweep_id
+
+log = logging.getLogger("harness")
+
+
+_open_sweep: tuple[Any, SweepContext] | None = None  # (Tracker, context) of the sweep not ended yet
+
+
+def end_active_sweep(status: str) -> None:
+    """End a sweep stopped early (Ctrl-C, a job that raised): the job runs left RUNNING (their
+    process was stopped from outside, e.g. a joblib worker), then the parent. No-op if none is open."""
+    global _open_sweep
+    if _open_sweep is None:
+        return
+    (tracker, context), _open_sweep = _open_sweep, None
+    stopped = tracker.end_running_jobs(context.experiment_id, context.sweep_id, status)
+    tracker.end(context.parent_run_id, status)
+    log.warning(
+        "sweep %s stopped early: its parent run and %d running job run(s) ended %s; all runs so far are kept",
+        context.sweep_id, stopped, status,
+    )  # fmt: skip
+
+
+class MlflowSweepCallback(Callback):
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from harness.tracking import Tracker
+
+        arguments = sweep_plan.sweep_arguments(config)
+        keys = sweep_plan.swept_keys(arguments)
+        tracking_uri = resolve_tracking_uri()
+        tracker = Tracker(tracking_uri)
+        experiment_id = tracker.experiment_id(config.experiment)
+        sweep_id = new_sweep_id()
+        overrides = " ".join(config.hydra.overrides.task)
+        tags = {
+            Tags.SWEEP_ID: sweep_id,
+            Tags.ROLE: Tags.ROLE_SWEEP,
+            Tags.SWEPT_KEYS: json.dumps(keys),
+            Tags.OVERRIDES: overrides,
+            Tags.GIT_COMMIT: git_commit(),
+        }
+        parent_run_id = tracker.start_run(experiment_id, f"sweep {sweep_id}", tags)
+        context = SweepContext(sweep_id, experiment_id, parent_run_id, keys, tracking_uri)
+        global _open_sweep
+        _open_sweep = (tracker, context)
+        context.write(config.hydra.sweep.dir)
+        self.context, self.tracker, self.tracking_uri = context, tracker, tracking_uri
+        jobs = len(sweep_plan.expand_jobs(arguments))
+        log.info(
+            "sweep %s: %d jobs over %s, parent run %s in experiment '%s'",
+            sweep_id,
+            jobs,
+            ", ".join(keys) or "no keys",
+            parent_run_id,
+            config.experiment,
+        )
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        from harness.tracking import FINISHED
+
+        global _open_sweep
+        context, _open_sweep = self.context, None
+        self.tracker.end(context.parent_run_id, FINISHED)
+        statuses = self.tracker.job_statuses(context.experiment_id, context.sweep_id)
+        summary = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items())) or "no runs"
+        log.info("sweep %s done: %s", context.sweep_id, summary)
+        log.info("stored in experiment '%s': %s", config.experiment, where_to_look(self.tracking_uri))
+        if config.report:
+            write_report(config.experiment, context.sweep_id, self.tracking_uri)
+
+
+def write_report(experiment: str, sweep_id: str, tracking_uri: str) -> None:
+    """The sweep's report; a failure is one warning line, the runs stay as they are."""
+    try:
+        from harness.report import write_report as write
+
+        path = write(experiment, sweep=sweep_id, tracking_uri=tracking_uri)
+    except Exception as error:  # the report is a convenience: never let it fail the sweep
+        log.warning(
+            "no report: %s: %s", type(error).__name__, str(error).splitlines()[0] if str(error) else ""
+        )
+        return
+    log.info("report: %s", path)

@@ -1,0 +1,140 @@
+"""One Hydra job: validate its config, skip it if resumed, train, and record it all in one MLflow run.
+
+The run is ended whatever happens: FINISHED, FAILED (diverged: returns normally so the sweep goes
+on; raised: re-raised after the run is ended) or KILLED (Ctrl-C: re-raised so Hydra stops).
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import logging
+import tempfile
+from pathlib import Path
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig
+
+from harness.artifacts import result_metrics, write_artifacts
+from harness.config import config_hash, flatten, task_config
+from harness.progress import StepProgress
+from harness.provenance import git_commit
+from harness.redact import scrub_text
+from harness.store import Tags, where_to_look
+from harness.sweep_context import SweepContext, new_sweep_id
+from harness.sweep_plan import run_name, set_keys
+from harness.tracking import FAILED, FINISHED, INTERRUPTED, KILLED, LossStream, Tracker
+from harness.training import TrainResult, train
+from harness.validation import validate
+
+log = logging.getLogger("harness")
+
+
+def job_context(overrides: list[str]) -> SweepContext:
+    """The sweep this job belongs to, or a sweep of one for a single run."""
+    hydra_cfg = HydraConfig.get()
+    if hydra_cfg.mode == RunMode.MULTIRUN:
+        context = SweepContext.read(hydra_cfg.sweep.dir)
+        if context is not None:
+            return context
+    return SweepContext(
+        new_sweep_id(), experiment_id=None, parent_run_id=None, swept_keys=set_keys(overrides)
+    )
+
+
+def failure_tags(step: int, reason: str) -> dict[str, str]:
+    return {Tags.FAILURE_STEP: str(step), Tags.FAILURE_REASON: scrub_text(reason)[:500]}
+
+
+def run_job(cfg: DictConfig) -> str | None:
+    """Run the job `cfg` describes; return its MLflow run id (None when skipped by `resume=true`)."""
+    gc.freeze()  # the libraries' long-lived objects: keep full collections from re-scanning them
+    overrides = list(HydraConfig.get().overrides.task)
+    task = task_config(cfg)
+    validate(task, overrides)
+    context = job_context(overrides)
+    tracking_uri = context.resolved_tracking_uri()
+    tracker = Tracker(tracking_uri)
+    experiment_id = context.experiment_id or tracker.experiment_id(task["experiment"])
+    name = run_name(task, context.swept_keys)
+    digest = config_hash(task)
+    if task["resume"] and (previous := tracker.find_finished(experiment_id, digest)):
+        log.info("skip %s: an identical config already FINISHED in run %s", name, previous)
+        return None
+
+    log.info("start %s (overrides: %s)", name, " ".join(overrides) or "none")
+    run_id = tracker.start_run(experiment_id, name, job_tags(context, overrides, digest), flatten(task))
+    stream = LossStream(tracker, run_id)
+    progress = StepProgress(name, task["steps"])
+
+    def on_progress(step, losses):
+        stream.update(losses)
+        progress.update(step, losses)
+
+    try:
+        result = train(task, on_progress)
+        progress.close()
+        stream.flush()
+        record(tracker, run_id, task, result, name)
+    except BaseException as error:
+        progress.close()
+        end_stopped_run(tracker, run_id, stream, error, name)
+        raise
+    log_end(name, result, run_id)
+    if context.parent_run_id is None:
+        log.info("stored in experiment '%s': %s", task["experiment"], where_to_look(tracking_uri))
+    return run_id
+
+
+def job_tags(context: SweepContext, overrides: list[str], digest: str) -> dict[str, str]:
+    tags = {
+        Tags.SWEEP_ID: context.sweep_id,
+        Tags.ROLE: Tags.ROLE_JOB,
+        Tags.SWEPT_KEYS: json.dumps(context.swept_keys),
+        Tags.OVERRIDES: " ".join(overrides),
+        Tags.CONFIG_HASH: digest,
+        Tags.GIT_COMMIT: git_commit(),
+    }
+    if context.parent_run_id:
+        tags[Tags.PARENT_RUN_ID] = context.parent_run_id
+    return tags
+
+
+def record(tracker: Tracker, run_id: str, task: dict, result: TrainResult, name: str) -> None:
+    """Send the result's metrics and artifacts, and end the run: FINISHED, or FAILED if it diverged."""
+    tracker.log_metrics(run_id, result_metrics(result))
+    with tempfile.TemporaryDirectory(prefix="harness-") as directory:
+        write_artifacts(result, task, name, Path(directory))
+        tracker.log_artifacts(run_id, Path(directory))
+    if result.diverged:
+        tracker.end(run_id, FAILED, failure_tags(result.failure_step, result.failure_reason))
+    else:
+        tracker.end(run_id, FINISHED)
+
+
+def end_stopped_run(
+    tracker: Tracker, run_id: str, stream: LossStream, error: BaseException, name: str
+) -> None:
+    """End a run its job could not finish: KILLED on Ctrl-C, else FAILED; keep the curve sent so far."""
+    interrupted = isinstance(error, KeyboardInterrupt)
+    reason = INTERRUPTED if interrupted else f"{type(error).__name__}: {error}"
+    try:
+        stream.flush()
+        tracker.end(run_id, KILLED if interrupted else FAILED, failure_tags(stream.sent, reason))
+    except Exception as store_error:  # keep the job's own error; say why the run may stay RUNNING
+        log.error("could not end run %s: %s", run_id, store_error)
+    log.error("end %s: %s, run %s", name, "KILLED" if interrupted else f"FAILED ({reason})", run_id)
+
+
+def log_end(name: str, result: TrainResult, run_id: str) -> None:
+    if result.diverged:
+        log.warning(
+            "end %s: FAILED, diverged at step %d (%s), run %s",
+            name, result.failure_step, result.failure_reason, run_id,
+        )  # fmt: skip
+        return
+    log.info(
+        "end %s: FINISHED final_loss=%.4g eval_mse=%.4g in %.2f s, run %s",
+        name, result.final_loss, result.eval_mse, result.train_seconds, run_id,
+    )  # fmt: skip

@@ -1,0 +1,100 @@
+"""Check a whole command line before Hydra starts: every value any of its jobs would get is composed
+and validated, so that bad input (a wrong type, an unknown key or option, a value out of range in any
+job of a sweep) is refused with one line, before any store, run or directory is made.
+
+A sweep is checked value by value, not job by job: the first job is composed in full, then each other
+value of each swept key once. Plain values are set on a typed copy of the first job's config, the
+way Hydra applies a command-line override; group choices (`optimizer=adam`) are composed in full.
+Every rule is about one key, so this checks all the jobs of an N x M grid in 1 + (N-1) + (M-1) steps.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable
+
+from hydra import initialize_config_dir
+from hydra._internal.utils import get_args_parser
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.types import Override
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+
+from harness import sweep_plan
+from harness.config import BOOKKEEPING_KEYS, CONF_DIR, Config, task_config
+from harness.validation import ConfigError, explain_hydra_error, validate
+
+# Hydra flags after which no job runs (help, printing the config, shell completion, ...).
+_INFO_FLAGS = ("help", "hydra_help", "cfg", "info", "shell_completion", "resolve")
+
+
+def check_command_line(argv: list[str]) -> int:
+    """Raise ConfigError (one line) if any job `argv` would launch is not allowed; return the job count."""
+    args = get_args_parser().parse_args(argv)
+    if any(getattr(args, flag, None) for flag in _INFO_FLAGS) or args.config_dir:
+        return 0  # nothing runs, or configs from elsewhere: each job still validates itself
+    config_name = args.config_name or "config"
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        loader = GlobalHydra.instance().config_loader()
+        if not args.multirun:
+            for override in _read(lambda: sweep_plan.parse(args.overrides), args.overrides):
+                if override.is_sweep_override() or sweep_plan.override_key(override) == "sweeps":
+                    raise ConfigError(f"{override.input_line} is a sweep: add -m to run one job per value")
+            _check(
+                lambda: loader.load_configuration(config_name, args.overrides, RunMode.RUN), args.overrides
+            )
+            return 1
+        master = _read(
+            lambda: loader.load_configuration(config_name, args.overrides, RunMode.MULTIRUN), args.overrides
+        )
+        arguments = sweep_plan.sweep_arguments(master)
+        axes = _read(lambda: sweep_plan.sweep_axes(arguments), arguments)
+        for key in set(sweep_plan.swept_keys(arguments)) & set(BOOKKEEPING_KEYS):
+            raise ConfigError(f"{key} cannot be swept: one sweep is one parent run in one experiment")
+        _check_sweep(lambda job: loader.load_sweep_config(master, job), axes)
+        return math.prod(len(values) for values in axes.values())
+
+
+def _check_sweep(compose: Callable[[list[str]], DictConfig], axes: dict[str, list[str]]) -> None:
+    first_job = [values[0] for values in axes.values()]
+    first = _check(lambda: compose(first_job), first_job)
+    typed_first = OmegaConf.merge(OmegaConf.structured(Config), task_config(first))
+    for key, values in axes.items():
+        for value in values[1:]:
+            job = [value if k == key else v[0] for k, v in axes.items()]
+            (override,) = sweep_plan.parse([value])
+            if _is_plain_value(override, first):
+                _check(lambda override=override: _with_value(typed_first, override), job)
+            else:
+                _check(lambda job=job: compose(job), job)
+
+
+def _is_plain_value(override: Override, cfg: DictConfig) -> bool:
+    """`lr=0.1`: sets an existing leaf (no group choice, no `+`/`~`, no package)."""
+    if override.is_add() or override.is_delete() or override.is_force_add() or override.package is not None:
+        return False
+    node = OmegaConf.select(cfg, override.key_or_group, default=None)
+    return node is not None and not OmegaConf.is_config(node)
+
+
+def _with_value(typed: DictConfig, override: Override) -> DictConfig:
+    """A copy of the typed config `typed` with the override's value set (OmegaConf checks the type)."""
+    changed = copy.deepcopy(typed)
+    OmegaConf.update(changed, override.key_or_group, override.value(), merge=True)
+    return changed
+
+
+def _read(load, overrides: list[str]):
+    try:
+        return load()
+    except ConfigError:
+        raise
+    except Exception as error:  # Hydra and OmegaConf raise many types; each becomes one line
+        raise ConfigError(explain_hydra_error(error, overrides)) from error
+
+
+def _check(load, overrides: list[str]) -> DictConfig:
+    cfg = _read(load, overrides)
+    validate(task_config(cfg), overrides)
+    return cfg

@@ -1,0 +1,50 @@
+"""What every job of a sweep must share, handed from the sweep's process to its jobs through a small
+JSON file in Hydra's sweep directory (it works for jobs in other processes: joblib, submitit).
+
+The tracking URI is in the file only when it carries no credentials; otherwise jobs read it from
+`MLFLOW_TRACKING_URI`, where it came from.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from harness.redact import has_credentials
+from harness.store import resolve_tracking_uri
+
+FILE_NAME = "mlflow_sweep.json"
+
+
+def new_sweep_id() -> str:
+    """`20261126-051003-3f2a`: when it started, and 4 random hex digits."""
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{os.urandom(2).hex()}"
+
+
+@dataclass
+class SweepContext:
+    sweep_id: str
+    experiment_id: str | None
+    parent_run_id: str | None
+    swept_keys: list[str]
+    tracking_uri: str | None = None
+
+    def resolved_tracking_uri(self) -> str:
+        return self.tracking_uri or resolve_tracking_uri()
+
+    def write(self, sweep_dir: str | os.PathLike) -> Path:
+        data = asdict(self)
+        if self.tracking_uri and has_credentials(self.tracking_uri):
+            data["tracking_uri"] = None
+        path = Path(sweep_dir) / FILE_NAME
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data, indent=2))
+        return path
+
+    @classmethod
+    def read(cls, sweep_dir: str | os.PathLike) -> SweepContext | None:
+        path = Path(sweep_dir) / FILE_NAME
+        return cls(**json.loads(path.read_text())) if path.exists() else None

@@ -1,0 +1,101 @@
+"""What a command line asks for: its jobs, the keys it sweeps, and a readable name per job.
+
+The expansion follows Hydra's basic sweeper (`hydra.sweeper.params` of a named sweep, then the
+command line's overrides, which win; the product of every key's values, in order), so the jobs
+listed here are the jobs Hydra launches.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from typing import Any
+
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override
+from omegaconf import DictConfig, OmegaConf
+
+from harness.config import BOOKKEEPING_KEYS
+
+# Overrides that pick where or how a sweep runs, not what a job computes: never part of a run name.
+NOT_SWEPT_PREFIXES = ("hydra", "sweeps")
+
+
+def parse(overrides: list[str]) -> list[Override]:
+    """Hydra's reading of `overrides`; with Hydra initialized, sweeps like `optimizer=glob(*)` expand too."""
+    hydra = GlobalHydra.instance()
+    loader = hydra.config_loader() if hydra.is_initialized() else None
+    return OverridesParser.create(config_loader=loader).parse_overrides(overrides=list(overrides))
+
+
+def override_key(override: Override) -> str:
+    """The key an override sets, without `+`/`~`/`++` or a package: `+sweeps=lr_width` -> `sweeps`."""
+    return override.key_or_group
+
+
+def is_task_key(key: str) -> bool:
+    return not any(key == p or key.startswith((f"{p}.", f"{p}/")) for p in NOT_SWEPT_PREFIXES)
+
+
+def sweep_arguments(multirun_cfg: DictConfig) -> list[str]:
+    """A multirun's sweep as the basic sweeper reads it: its `hydra.sweeper.params`, then the command line."""
+    params = OmegaConf.select(multirun_cfg, "hydra.sweeper.params") or {}
+    from_params = [f"{key}={value}" for key, value in params.items()]
+    return from_params + list(multirun_cfg.hydra.overrides.task)
+
+
+def sweep_axes(arguments: list[str]) -> dict[str, list[str]]:
+    """Each key's overrides, one per value: `lr=1e-3,1e-2` -> `{"lr": ["lr=1e-3", "lr=1e-2"]}`.
+
+    As Hydra's basic sweeper reads them: a later override of a key replaces an earlier one.
+    """
+    axes: dict[str, list[str]] = {}
+    for override in parse(arguments):
+        key = override.get_key_element()
+        if override.is_sweep_override() and not override.is_discrete_sweep():
+            raise ValueError(f"{override.input_line}: the basic sweeper sweeps lists of values only")
+        if override.is_sweep_override():
+            axes[key] = [f"{key}={value}" for value in override.sweep_string_iterator()]
+        else:
+            axes[key] = [f"{key}={override.get_value_element_as_str()}"]
+    return axes
+
+
+def expand_jobs(arguments: list[str]) -> list[list[str]]:
+    """Every job's overrides, in launch order (the basic sweeper's: the product of the axes)."""
+    return [list(job) for job in itertools.product(*sweep_axes(arguments).values())]
+
+
+def swept_keys(arguments: list[str]) -> list[str]:
+    """The task keys a sweep varies (`lr=1e-3,1e-2` varies `lr`), in the order they were given.
+
+    As in `sweep_axes`, the last override of a key counts: `seed=0` after `seed=0,1,2` fixes it."""
+    is_swept: dict[str, bool] = {}
+    for override in parse(arguments):
+        is_swept[override_key(override)] = override.is_sweep_override()
+    return [key for key, swept in is_swept.items() if swept and is_task_key(key)]
+
+
+def set_keys(arguments: list[str]) -> list[str]:
+    """The task keys a single run's command line sets, bookkeeping aside: they name the run."""
+    keys = (k for k in map(override_key, parse(arguments)) if is_task_key(k) and k not in BOOKKEEPING_KEYS)
+    return list(dict.fromkeys(keys))
+
+
+def display_value(value: Any) -> str:
+    """`0.001`, `[0.9, 0.999]`, or a group's option name (`adam` for the `optimizer` group)."""
+    if isinstance(value, dict):
+        return str(value.get("name", json.dumps(value, sort_keys=True)))
+    return str(value)
+
+
+def run_name(task: dict[str, Any], keys: list[str]) -> str:
+    """`lr=0.001 width=64 seed=0` from the resolved values of `keys`; `default` when there are none."""
+    parts = []
+    for key in keys:
+        value: Any = task
+        for part in key.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        parts.append(f"{key}={display_value(value)}")
+    return " ".join(parts) or "default"

@@ -1,0 +1,165 @@
+"""The one place that writes to MLflow: experiments, sweep and job runs, metrics, artifacts, statuses.
+
+Everything goes through `MlflowClient` with an explicit tracking URI (no fluent "active run", no
+`MLFLOW_RUN_ID`), in batches: one `log_batch` per 1000 values. Every param and tag is scrubbed of
+credentials here, on its way out.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections import Counter
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from mlflow.entities import Metric, Param, RunStatus, RunTag
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from harness.redact import has_credentials, scrub
+from harness.store import Tags
+
+BATCH_LIMIT = 1000  # metrics per log_batch request (MLflow's limit)
+PARAM_BATCH_LIMIT = 100
+FLUSH_SECONDS = 2.0  # a running job's loss curve reaches the store at least this often
+
+FINISHED = RunStatus.to_string(RunStatus.FINISHED)
+FAILED = RunStatus.to_string(RunStatus.FAILED)
+KILLED = RunStatus.to_string(RunStatus.KILLED)
+
+INTERRUPTED = "interrupted (Ctrl-C)"  # failure_reason of a run stopped by Ctrl-C
+# failure_reason of a job run its own process could not end, by the status the sweep ends with
+STOPPED_FROM_OUTSIDE = {KILLED: INTERRUPTED, FAILED: "its process ended before the job could end the run"}
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _chunks(items: list, size: int):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class Tracker:
+    def __init__(self, tracking_uri: str):
+        if has_credentials(tracking_uri):  # MLflow would print each run's link, credentials and all
+            os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
+        self.client = MlflowClient(tracking_uri=tracking_uri)
+
+    def experiment_id(self, name: str) -> str:
+        """The experiment's id, created if missing (the first call also creates a fresh sqlite store)."""
+        experiment = self.client.get_experiment_by_name(name)
+        if experiment is not None:
+            return experiment.experiment_id
+        try:
+            return self.client.create_experiment(name)
+        except MlflowException:  # created meanwhile by another process
+            return self.client.get_experiment_by_name(name).experiment_id
+
+    def start_run(
+        self, experiment_id: str, name: str, tags: dict[str, str], params: dict[str, Any] | None = None
+    ) -> str:
+        """A new RUNNING run; `tags` may hold `mlflow.parentRunId` to nest it."""
+        run = self.client.create_run(experiment_id, run_name=name, tags=scrub(tags))
+        run_id = run.info.run_id
+        entries = [Param(key, str(value)) for key, value in scrub(params or {}).items()]
+        for chunk in _chunks(entries, PARAM_BATCH_LIMIT):
+            self.client.log_batch(run_id, params=chunk, synchronous=True)
+        return run_id
+
+    def log_metrics(self, run_id: str, values: dict[str, float], step: int = 0) -> None:
+        now = _now_ms()
+        metrics = [Metric(key, float(value), now, step) for key, value in values.items()]
+        self.client.log_batch(run_id, metrics=metrics, synchronous=True)
+
+    def set_tags(self, run_id: str, tags: dict[str, Any]) -> None:
+        entries = [RunTag(key, str(value)) for key, value in scrub(tags).items()]
+        self.client.log_batch(run_id, tags=entries, synchronous=True)
+
+    def log_artifacts(self, run_id: str, directory: Path) -> None:
+        self.client.log_artifacts(run_id, str(directory))
+
+    def end(self, run_id: str, status: str, tags: dict[str, Any] | None = None) -> None:
+        if tags:
+            self.set_tags(run_id, tags)
+        self.client.set_terminated(run_id, status=status)
+
+    def find_finished(self, experiment_id: str, config_hash: str) -> str | None:
+        """The id of a FINISHED run with this config hash, if the experiment has one."""
+        runs = self.client.search_runs(
+            [experiment_id],
+            filter_string=f"tags.{Tags.CONFIG_HASH} = '{config_hash}' and attributes.status = '{FINISHED}'",
+            max_results=1,
+        )
+        return runs[0].info.run_id if runs else None
+
+    def end_running_jobs(self, experiment_id: str, sweep_id: str, status: str) -> int:
+        """End the sweep's job runs still RUNNING (their process was stopped before it could); how many."""
+        runs = self.client.search_runs(
+            [experiment_id],
+            filter_string=f"tags.{Tags.SWEEP_ID} = '{sweep_id}' and tags.{Tags.ROLE} = '{Tags.ROLE_JOB}'"
+            " and attributes.status = 'RUNNING'",
+            max_results=50000,
+        )
+        for run in runs:
+            logged = len(self.client.get_metric_history(run.info.run_id, "loss"))
+            reason = STOPPED_FROM_OUTSIDE[status]
+            self.end(run.info.run_id, status, {Tags.FAILURE_STEP: logged, Tags.FAILURE_REASON: reason})
+        return len(runs)
+
+    def job_statuses(self, experiment_id: str, sweep_id: str) -> Counter[str]:
+        """How many of a sweep's job runs ended (or are) in each status."""
+        runs = self.client.search_runs(
+            [experiment_id],
+            filter_string=f"tags.{Tags.SWEEP_ID} = '{sweep_id}' and tags.{Tags.ROLE} = '{Tags.ROLE_JOB}'",
+            max_results=50000,
+        )
+        return Counter(run.info.status for run in runs)
+
+
+class LossStream:
+    """Sends a growing loss curve to a run: what is new since the last send, at most every FLUSH_SECONDS."""
+
+    def __init__(self, tracker: Tracker, run_id: str, key: str = "loss"):
+        self.client, self.run_id, self.key = tracker.client, run_id, key
+        self.losses: np.ndarray = np.empty(0)
+        self.sent = 0
+        self.last_flush = time.monotonic()
+
+    def update(self, losses: np.ndarray) -> None:
+        """`losses` holds every value so far (step i at index i)."""
+        self.losses = losses
+        if time.monotonic() - self.last_flush >= FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        now, key = _now_ms(), self.key
+        values = self.losses[self.sent :].tolist()
+        metrics = [Metric(key, value, now, step) for step, value in enumerate(values, start=self.sent)]
+        for chunk in _chunks(metrics, BATCH_LIMIT):
+            with interrupts_held():  # a chunk is stored and counted, or neither: never sent twice
+                self.client.log_batch(self.run_id, metrics=chunk, synchronous=True)
+                self.sent += len(chunk)
+        self.last_flush = time.monotonic()
+
+
+@contextmanager
+def interrupts_held():
+    """Hold Ctrl-C until the block is done, then act on it as the previous handler would (main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught and callable(previous):
+        previous(signal.SIGINT, None)

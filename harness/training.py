@@ -1,0 +1,119 @@
+"""Train the MLP a config describes and say what happened. Knows nothing of MLflow or Hydra's runtime.
+
+One numpy Generator seeded with `seed` draws the initial parameters, then every training input at
+once (`steps x batch_size`, uniform on [-1, 1]); each step builds the engine's graph for
+`Mean(Square(mlp(x) - y))`, runs backward and the optimizer. A non-finite loss stops training at
+once. The evaluation uses the seed post's plot grid: 200 points from -1 in steps of 0.01.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from engine import Constant, Mean, Square, Variable
+from engine.nn import MLP
+from engine.optim import OPTIMIZERS
+from harness.targets import TARGETS
+
+EVAL_X = (np.arange(200) / 100.0 - 1.0).reshape(-1, 1)  # the seed's x_test_vals
+FINAL_WINDOW = 100  # final_loss is the mean of the last this-many steps
+PROGRESS_EVERY = 100  # steps between calls of `on_progress`
+
+ProgressCallback = Callable[[int, np.ndarray], None]
+
+
+@dataclass
+class TrainResult:
+    losses: np.ndarray  # one per completed step; a diverged run ends before its non-finite loss
+    train_seconds: float
+    failure_step: int | None = None
+    failure_reason: str | None = None
+    graph_dot: str = ""
+    parameters: dict[str, np.ndarray] = field(default_factory=dict)
+    eval_x: np.ndarray = field(default_factory=lambda: EVAL_X[:, 0])
+    eval_pred: np.ndarray | None = None
+    eval_target: np.ndarray | None = None
+
+    @property
+    def diverged(self) -> bool:
+        return self.failure_step is not None
+
+    @property
+    def final_loss(self) -> float:
+        return float(np.mean(self.losses[-FINAL_WINDOW:]))
+
+    @property
+    def eval_mse(self) -> float:
+        return float(np.mean((self.eval_pred - self.eval_target) ** 2))
+
+    @property
+    def eval_max_abs_err(self) -> float:
+        return float(np.max(np.abs(self.eval_pred - self.eval_target)))
+
+
+def build_model(task: dict[str, Any], rng: np.random.Generator) -> MLP:
+    hidden = [task["width"]] * task["depth"]
+    return MLP(1, hidden, 1, negative_slope=task["negative_slope"], init=task["init"]["name"], rng=rng)
+
+
+def build_optimizer(task: dict[str, Any], parameters):
+    """The optimizer named in the config, given every config value its constructor accepts."""
+    optimizer_class = OPTIMIZERS[task["optimizer"]["name"]]
+    offered = {
+        "lr": task["lr"],
+        "weight_decay": task["weight_decay"],
+        "betas": tuple(task["betas"]),
+        **{k: v for k, v in task["optimizer"].items() if k != "name"},
+    }
+    accepted = inspect.signature(optimizer_class).parameters
+    return optimizer_class(parameters, **{k: v for k, v in offered.items() if k in accepted})
+
+
+def train(task: dict[str, Any], on_progress: ProgressCallback | None = None) -> TrainResult:
+    """Train as `task` (a resolved config as plain data) says; `on_progress(step, losses_so_far)` is
+    called every PROGRESS_EVERY steps and at the end."""
+    rng = np.random.default_rng(task["seed"])
+    model = build_model(task, rng)
+    optimizer = build_optimizer(task, model.parameters())
+    target = TARGETS[task["target"]["name"]]
+    steps = task["steps"]
+    xs = rng.uniform(-1.0, 1.0, size=(steps, task["batch_size"], 1))
+    ys = target(xs)
+    losses = np.empty(steps)
+    failure_step = failure_reason = loss = None
+    started = time.perf_counter()
+    with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected and reported below
+        for step in range(steps):
+            loss = Mean(Square(model(Variable(xs[step])) - Constant(ys[step])))
+            value = loss.item()
+            if not math.isfinite(value):
+                failure_step, failure_reason = step, f"loss is {value}"
+                break
+            losses[step] = value
+            loss.backward()
+            optimizer.step()
+            if on_progress is not None and step % PROGRESS_EVERY == PROGRESS_EVERY - 1:
+                on_progress(step, losses[: step + 1])
+    train_seconds = time.perf_counter() - started
+    done = steps if failure_step is None else failure_step
+    if on_progress is not None:
+        on_progress(done - 1, losses[:done])
+    result = TrainResult(
+        losses=losses[:done],
+        train_seconds=train_seconds,
+        failure_step=failure_step,
+        failure_reason=failure_reason,
+        graph_dot=loss.pretty_print_dot_graph(),
+    )
+    if not result.diverged:
+        result.parameters = {name: np.array(p.value) for name, p in model.named_parameters()}
+        result.eval_pred = model(Variable(EVAL_X)).value[:, 0]
+        result.eval_target = target(EVAL_X)[:, 0]
+    return result

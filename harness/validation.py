@@ -1,0 +1,133 @@
+"""Values Hydra's types cannot check (lr > 0, 0 <= beta < 1, ...), and one-line messages for every
+refusal: `error: lr=-1 is not allowed: lr must be a number > 0`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from hydra.errors import MissingConfigException, OverrideParseException
+from omegaconf import OmegaConf
+from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
+
+from engine.nn import INITS
+from engine.optim import OPTIMIZERS
+from harness.config import Config, flatten
+from harness.targets import TARGETS
+
+
+class ConfigError(ValueError):
+    """A refused config: its message is the one line the user sees."""
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _positive(v: Any) -> bool:
+    return _finite(v) and v > 0
+
+
+def _non_negative(v: Any) -> bool:
+    return _finite(v) and v >= 0
+
+
+def _fraction(v: Any) -> bool:
+    return _finite(v) and 0 <= v < 1
+
+
+@dataclass(frozen=True)
+class Rule:
+    key: str
+    allowed: str
+    check: Callable[[Any], bool]
+
+
+def _choice(key: str, names) -> Rule:
+    return Rule(key, "one of " + ", ".join(sorted(names)), lambda v: v in names)
+
+
+RULES = {
+    rule.key: rule
+    for rule in (
+        Rule("lr", "a number > 0", _positive),
+        Rule(
+            "betas",
+            "two numbers in [0, 1), e.g. [0.9,0.999]",
+            lambda v: isinstance(v, list) and len(v) == 2 and all(map(_fraction, v)),
+        ),
+        Rule("weight_decay", "a number >= 0", _non_negative),
+        Rule("width", "an integer >= 1", lambda v: v >= 1),
+        Rule("depth", "an integer >= 1 (hidden layers)", lambda v: v >= 1),
+        Rule("negative_slope", "a number >= 0", _non_negative),
+        Rule("steps", "an integer >= 1", lambda v: v >= 1),
+        Rule("batch_size", "an integer >= 1", lambda v: v >= 1),
+        Rule("seed", "an integer >= 0", lambda v: v >= 0),
+        _choice("optimizer.name", OPTIMIZERS),
+        Rule("optimizer.eps", "a number > 0", _positive),
+        Rule("optimizer.momentum", "a number in [0, 1)", _fraction),
+        _choice("init.name", INITS),
+        _choice("target.name", TARGETS),
+        Rule("experiment", "a non-empty name", lambda v: bool(str(v).strip())),
+        Rule("resume", "true or false", lambda v: isinstance(v, bool)),
+        Rule("report", "true or false", lambda v: isinstance(v, bool)),
+    )
+}
+
+KNOWN_KEYS = sorted(flatten(OmegaConf.to_container(OmegaConf.structured(Config))))
+
+
+def refusal(key: str, shown_value: str, reason: str | None = None) -> str:
+    rule = RULES.get(key)
+    why = reason or (f"{key} must be {rule.allowed}" if rule else f"{key} is not allowed")
+    return f"{key}={shown_value} is not allowed: {why}"
+
+
+def unknown_key() -> str:
+    return "no such key; the keys are " + ", ".join(KNOWN_KEYS)
+
+
+def typed_value(key: str, overrides: list[str], fallback: Any) -> str:
+    """The value as the user typed it (`1e-3`), else the resolved one."""
+    for override in reversed(overrides):
+        typed_key, sep, typed = override.lstrip("+~").partition("=")
+        if sep and typed_key == key:
+            return typed
+    return str(fallback)
+
+
+def validate(task: dict[str, Any], overrides: list[str] = ()) -> None:
+    """Raise ConfigError naming the first key whose value is not allowed."""
+    flat = flatten(task)
+    if unknown := sorted(flat.keys() - set(KNOWN_KEYS)):
+        key = unknown[0]
+        raise ConfigError(refusal(key, typed_value(key, list(overrides), flat[key]), unknown_key()))
+    if missing := sorted(set(KNOWN_KEYS) - flat.keys()):
+        raise ConfigError(f"{missing[0]} is required: it cannot be removed")
+    for key, rule in RULES.items():
+        if key in flat and not rule.check(flat[key]):
+            raise ConfigError(refusal(key, typed_value(key, list(overrides), flat[key])))
+
+
+def explain_hydra_error(error: Exception, overrides: list[str]) -> str:
+    """One line for an error Hydra or OmegaConf raised while composing a config from `overrides`."""
+    if isinstance(error, MissingConfigException) and error.missing_cfg_file and "/" in error.missing_cfg_file:
+        group, _, option = error.missing_cfg_file.rpartition("/")
+        options = ", ".join(sorted(error.options or ()))
+        return refusal(group, option, f"{group} must be one of {options}")
+    cause = error.__cause__ if isinstance(error.__cause__, OmegaConfBaseException) else error
+    full_key = getattr(cause, "full_key", None)
+    if isinstance(cause, ConfigAttributeError | ConfigKeyError) and full_key:
+        return refusal(full_key, typed_value(full_key, overrides, "?"), unknown_key())
+    if isinstance(cause, OmegaConfBaseException) and full_key:
+        return refusal(full_key, typed_value(full_key, overrides, getattr(cause, "value", "?")))
+    if isinstance(error, OverrideParseException):
+        return f"could not read the command line: {first_line(str(error))}"
+    return first_line(str(error))
+
+
+def first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), text)

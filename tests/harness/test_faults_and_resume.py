@@ -1,0 +1,94 @@
+"""Faults (divergence, an exception, Ctrl-C) and resume, end to end in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from harness.store import Tags
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_diverging_job_ends_failed_with_step_and_reason_and_the_sweep_goes_on(run_harness, store_dir):
+    sweep = run_harness(store_dir, "-m", "betas=[0.9,0.999],[0.9,0.9]", "steps=50", "report=false")
+    (parent,) = sweep.store.parents()
+    runs = sweep.store.by_name()
+    diverged, finished = runs["betas=[0.9, 0.999]"], runs["betas=[0.9, 0.9]"]
+    assert diverged.info.status == "FAILED" and finished.info.status == "FINISHED"
+    assert diverged.data.tags[Tags.FAILURE_STEP] == "3"
+    assert diverged.data.tags[Tags.FAILURE_REASON] == "loss is nan"
+    assert [m.step for m in sweep.store.loss_history(diverged)] == [0, 1, 2]
+    assert sweep.store.artifacts(diverged) == {"config.yaml", "graph.dot", "loss.png"}
+    assert parent.info.status == "FINISHED"
+    assert "FAILED, diverged at step 3 (loss is nan)" in sweep.output
+
+
+def test_an_exception_in_one_job_loses_no_other_jobs_run(run_harness, store_dir):
+    # A width whose first weight matrix numpy refuses to allocate: ValueError before any memory is used.
+    sweep = run_harness(store_dir, "-m", f"width={2**61},8", "steps=30", "report=false", expect_ok=False)
+    assert sweep.result.returncode != 0
+    (parent,) = sweep.store.parents()
+    raised, finished = sorted(sweep.store.children(parent), key=lambda run: run.data.params["width"] == "8")
+    assert raised.info.status == "FAILED" and finished.info.status == "FINISHED"
+    assert raised.data.tags[Tags.FAILURE_REASON].startswith("ValueError")
+    assert len(sweep.store.loss_history(finished)) == 30
+    assert parent.info.status == "FAILED"
+
+
+@pytest.mark.parametrize(
+    ("launcher", "running"),
+    [([], 1), (["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"], 2)],
+    ids=["basic", "joblib"],
+)
+def test_ctrl_c_ends_the_running_runs_killed_keeping_what_was_logged(
+    start_harness, stored, store_dir, launcher, running
+):
+    uri = f"sqlite:///{store_dir}/mlflow.db"
+    store = stored(uri)
+    process = start_harness(
+        store_dir, "-m", "seed=0,1,2", "steps=1000000", "report=false", *launcher, uri=uri
+    )
+    try:
+        _wait_for(lambda: len([r for r in store.children() if store.loss_history(r)]) == running or None, 90)
+        os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        output, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 130, output[-3000:]
+    killed = store.children()
+    assert len(killed) == running  # the jobs not started yet never start
+    for run in killed:
+        assert run.info.status == "KILLED"
+        assert run.data.tags[Tags.FAILURE_REASON] == "interrupted (Ctrl-C)"
+        logged = store.loss_history(run)
+        assert len(logged) >= 100 and int(run.data.tags[Tags.FAILURE_STEP]) == len(logged)
+        assert [m.step for m in logged] == list(range(len(logged)))
+    (parent,) = store.parents()
+    assert parent.info.status == "KILLED"
+    assert "interrupted" in output
+
+
+def test_resume_skips_jobs_whose_identical_config_already_finished(run_harness, store_dir):
+    run_harness(store_dir, "-m", "lr=1e-3,1e-2", "steps=20", "report=false")
+    again = run_harness(store_dir, "-m", "lr=1e-3,1e-2,1e-1", "steps=20", "report=false", "resume=true")
+    first, second = sorted(again.store.parents(), key=lambda run: run.info.start_time)
+    assert len(again.store.children(first)) == 2
+    (new,) = again.store.children(second)
+    assert new.info.run_name == "lr=0.1"
+    assert "skip lr=0.001: an identical config already FINISHED in run" in again.output
+    assert "skip lr=0.01: an identical config already FINISHED in run" in again.output
+
+
+def _wait_for(find, seconds: float):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = find()
+        if found is not None:
+            return found
+        time.sleep(0.5)
+    raise AssertionError(f"not there after {seconds} s")

@@ -1,0 +1,62 @@
+"""What a job leaves besides MLflow calls: figures, files, the progress bar."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+
+from harness.artifacts import write_artifacts
+from harness.config import task_config
+from harness.plots import plot_loss, smooth
+from harness.progress import StepProgress
+from harness.training import train
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_finished_job_writes_every_artifact(compose_config, tmp_path):
+    task = task_config(compose_config("steps=20", "width=4"))
+    written = write_artifacts(train(task), task, "steps=20", tmp_path)
+    assert sorted(p.name for p in written) == sorted(
+        ["config.yaml", "graph.dot", "loss.png", "fit.png", "fit.npz", "model.npz"]
+    )
+    assert (tmp_path / "fit.png").read_bytes().startswith(PNG)
+    assert (tmp_path / "loss.png").read_bytes().startswith(PNG)
+    assert "lr: 0.001" in (tmp_path / "config.yaml").read_text()
+    assert set(np.load(tmp_path / "fit.npz")) == {"x", "y_pred", "y_target"}
+    assert np.load(tmp_path / "model.npz")["layers.0.weight"].shape == (4, 1)
+
+
+def test_a_diverged_job_writes_no_fit(compose_config, tmp_path):
+    task = task_config(compose_config("optimizer=sgd", "steps=50"))
+    written = write_artifacts(train(task), task, "sgd", tmp_path)
+    assert sorted(p.name for p in written) == ["config.yaml", "graph.dot", "loss.png"]
+
+
+def test_smoothing_is_a_trailing_moving_average():
+    values = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    assert smooth(values, 2) == pytest.approx([1.0, 1.5, 2.5, 3.5, 4.5])
+    assert smooth(values, 1) == pytest.approx(values)
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_draws_on_a_terminal_only():
+    terminal, pipe = FakeTerminal(), io.StringIO()
+    for stream in (terminal, pipe):
+        bar = StepProgress("lr=0.1", 200, stream)
+        bar.update(99, np.ones(100))
+        bar.close()
+    assert "lr=0.1 [###############...............] 100/200 loss 1" in terminal.getvalue()
+    assert terminal.getvalue().endswith("\n")
+    assert pipe.getvalue() == ""
+
+
+def test_a_diverging_curve_is_drawn_clipped(tmp_path):
+    plot_loss(np.array([9.2e5, 5.1e53, 2.9e292]), tmp_path / "loss.png")
+    assert (tmp_path / "loss.png").read_bytes().startswith(PNG)

@@ -1,0 +1,142 @@
+"""`python -m harness.run` end to end in a subprocess: real Hydra, real MLflow (sqlite in tmp_path),
+assertions on what the store holds."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+import yaml
+
+from harness.store import Tags
+
+pytestmark = pytest.mark.slow
+
+STEPS = 60
+ARTIFACTS = {"fit.png", "loss.png", "graph.dot", "config.yaml", "model.npz", "fit.npz"}
+METRICS = {"loss", "eval_mse", "eval_max_abs_err", "final_loss", "train_seconds"}
+
+
+@pytest.fixture(scope="module")
+def grid(run_harness, tmp_path_factory):
+    """One 2 x 2 sweep with the basic launcher, shared by the tests below (read-only)."""
+    cwd = tmp_path_factory.mktemp("grid")
+    return run_harness(cwd, "-m", "lr=1e-3,1e-2", "width=8,16", f"steps={STEPS}")
+
+
+def test_a_sweep_is_one_parent_with_one_nested_child_per_job(grid):
+    (parent,) = grid.store.parents()
+    children = grid.store.children(parent)
+    assert len(children) == 4 == len(grid.store.children())
+    assert parent.info.status == "FINISHED"
+    assert {run.info.status for run in children} == {"FINISHED"}
+    assert {run.data.tags[Tags.SWEEP_ID] for run in children} == {parent.data.tags[Tags.SWEEP_ID]}
+    assert json.loads(parent.data.tags[Tags.SWEPT_KEYS]) == ["lr", "width"]
+    assert parent.data.tags[Tags.OVERRIDES] == f"lr=1e-3,1e-2 width=8,16 steps={STEPS}"
+
+
+def test_each_run_is_named_by_its_swept_values(grid):
+    assert set(grid.store.by_name()) == {
+        "lr=0.001 width=8",
+        "lr=0.001 width=16",
+        "lr=0.01 width=8",
+        "lr=0.01 width=16",
+    }
+
+
+def test_each_run_has_every_resolved_config_value_as_a_param(grid):
+    run = grid.store.by_name()["lr=0.01 width=16"]
+    params = run.data.params
+    assert params["lr"] == "0.01" and params["width"] == "16" and params["steps"] == str(STEPS)
+    assert params["betas"] == "[0.9, 0.9]" and params["weight_decay"] == "0.001"
+    assert params["optimizer.name"] == "seed_adamw" and params["init.name"] == "seed"
+    assert params["target.name"] == "seed" and params["experiment"] == "autograd-mlp"
+    assert {"depth", "batch_size", "seed", "negative_slope", "optimizer.eps", "resume", "report"} <= set(
+        params
+    )
+
+
+def test_each_run_has_its_reproducibility_tags(grid):
+    runs = grid.store.children()
+    for run in runs:
+        tags = run.data.tags
+        assert tags[Tags.ROLE] == "job"
+        assert json.loads(tags[Tags.SWEPT_KEYS]) == ["lr", "width"]
+        assert re.fullmatch(r"[0-9a-f]{16}", tags[Tags.CONFIG_HASH])
+        assert re.fullmatch(r"[0-9a-f]{40}|unknown", tags[Tags.GIT_COMMIT])
+        assert tags[Tags.OVERRIDES].endswith(f"steps={STEPS}")
+        assert Tags.FAILURE_STEP not in tags
+    assert len({run.data.tags[Tags.CONFIG_HASH] for run in runs}) == 4
+    assert (
+        grid.store.by_name()["lr=0.001 width=8"].data.tags[Tags.OVERRIDES]
+        == f"lr=0.001 width=8 steps={STEPS}"
+    )
+
+
+def test_each_run_has_the_loss_at_every_step_and_its_summary_metrics(grid):
+    for run in grid.store.children():
+        history = grid.store.loss_history(run)
+        assert [m.step for m in history] == list(range(STEPS))
+        assert set(run.data.metrics) == METRICS
+        losses = np.array([m.value for m in history])
+        assert run.data.metrics["final_loss"] == pytest.approx(losses.mean())  # < 100 steps: all of them
+        assert run.data.metrics["eval_mse"] > 0 and run.data.metrics["train_seconds"] > 0
+
+
+def test_each_run_has_its_artifacts(grid, tmp_path):
+    run = grid.store.by_name()["lr=0.001 width=16"]
+    assert grid.store.artifacts(run) == ARTIFACTS
+    config = yaml.safe_load(grid.store.download(run, "config.yaml", tmp_path).read_text())
+    assert config["lr"] == 0.001 and config["width"] == 16 and config["optimizer"]["name"] == "seed_adamw"
+    model = np.load(grid.store.download(run, "model.npz", tmp_path))
+    assert model["layers.1.weight"].shape == (16, 16)
+    fit = np.load(grid.store.download(run, "fit.npz", tmp_path))
+    assert fit["x"].shape == fit["y_pred"].shape == fit["y_target"].shape == (200,)
+    assert grid.store.download(run, "graph.dot", tmp_path).read_text().startswith("digraph")
+
+
+def test_the_output_has_a_line_per_job_start_and_end_and_says_where_runs_are(grid):
+    output = grid.output
+    for run in grid.store.children():
+        name = run.info.run_name
+        assert re.search(
+            rf"start {re.escape(name)} \(overrides: {re.escape(run.data.tags[Tags.OVERRIDES])}\)", output
+        )
+        assert re.search(
+            rf"end {re.escape(name)}: FINISHED final_loss=\S+ eval_mse=\S+ in \S+ s, run {run.info.run_id}",
+            output,
+        )
+    assert re.search(r"sweep \S+ done: 4 FINISHED", output)
+    assert "stored in experiment 'autograd-mlp'" in output
+
+
+def test_the_report_is_written_or_its_failure_is_one_warning(grid):
+    output = grid.output
+    assert re.search(r"report: \S+report\.html", output) or re.search(r"no report: .+", output)
+
+
+def test_a_single_run_of_the_defaults_reproduces_the_seed_post(run_harness, store_dir):
+    single = run_harness(store_dir)
+    (run,) = single.store.runs()
+    assert run.info.run_name == "default" and run.info.status == "FINISHED"
+    assert Tags.PARENT_RUN_ID not in run.data.tags and run.data.tags[Tags.ROLE] == "job"
+    assert json.loads(run.data.tags[Tags.SWEPT_KEYS]) == []
+    assert len(single.store.loss_history(run)) == 3000
+    assert run.data.metrics["final_loss"] < 0.1 and run.data.metrics["eval_mse"] < 0.1
+    assert "run `mlflow ui` here" in single.output  # the store is ./mlflow.db where it ran
+
+
+def test_without_a_tracking_uri_the_store_is_mlflow_db_where_the_command_ran(run_harness, stored, tmp_path):
+    run_harness(tmp_path, "-m", "seed=0", "steps=10", "report=false", uri=None)
+    assert (tmp_path / "mlflow.db").exists()
+    store = stored(f"sqlite:///{tmp_path}/mlflow.db")
+    assert len(store.parents()) == 1 and len(store.children()) == 1
+
+
+def test_help_lists_the_groups_and_the_named_sweeps(run_harness, tmp_path):
+    helped = run_harness(tmp_path, "--help", uri=None)
+    assert "optimizer: adam, adamw, seed_adamw, sgd" in helped.result.stdout
+    assert "python -m harness.run -m sweeps=lr_width|betas|weight_decay|optimizers" in helped.result.stdout
+    assert not (tmp_path / "mlflow.db").exists()

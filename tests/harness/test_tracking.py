@@ -1,0 +1,95 @@
+"""harness.tracking against a real sqlite store: batching, streaming, statuses, scrubbing, resume lookup."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+
+from harness import tracking
+from harness.store import Tags
+from harness.tracking import FAILED, FINISHED, LossStream, Tracker
+
+
+@pytest.fixture
+def tracker(store_dir) -> Tracker:
+    return Tracker(f"sqlite:///{store_dir}/mlflow.db")
+
+
+def test_experiment_is_created_once_and_found_again(tracker):
+    first = tracker.experiment_id("exp")
+    assert tracker.experiment_id("exp") == first
+
+
+def test_a_long_curve_arrives_whole_in_batches(tracker, monkeypatch):
+    sizes = []
+    log_batch = tracker.client.log_batch
+    monkeypatch.setattr(
+        tracker.client,
+        "log_batch",
+        lambda run_id, **kw: (sizes.append(len(kw.get("metrics", ()))), log_batch(run_id, **kw)),
+    )
+    run_id = tracker.start_run(tracker.experiment_id("exp"), "r", {})
+    stream = LossStream(tracker, run_id)
+    losses = np.linspace(1.0, 0.1, 2500)
+    stream.update(losses)
+    stream.flush()
+    history = tracker.client.get_metric_history(run_id, "loss")
+    assert [m.step for m in history] == list(range(2500))
+    assert [m.value for m in history] == pytest.approx(losses.tolist())
+    assert sizes == [1000, 1000, 500]
+
+
+def test_a_running_curve_is_sent_as_it_grows(tracker, monkeypatch):
+    monkeypatch.setattr(tracking, "FLUSH_SECONDS", 0.0)
+    run_id = tracker.start_run(tracker.experiment_id("exp"), "r", {})
+    stream = LossStream(tracker, run_id)
+    losses = np.arange(300.0)
+    stream.update(losses[:100])
+    assert len(tracker.client.get_metric_history(run_id, "loss")) == 100
+    stream.update(losses[:300])
+    assert [m.step for m in tracker.client.get_metric_history(run_id, "loss")] == list(range(300))
+
+
+def test_ending_a_run_sets_its_status_and_tags(tracker):
+    run_id = tracker.start_run(tracker.experiment_id("exp"), "r", {})
+    tracker.end(run_id, FAILED, {Tags.FAILURE_STEP: 4, Tags.FAILURE_REASON: "loss is nan"})
+    run = tracker.client.get_run(run_id)
+    assert run.info.status == FAILED
+    assert run.data.tags[Tags.FAILURE_STEP] == "4" and run.data.tags[Tags.FAILURE_REASON] == "loss is nan"
+
+
+def test_params_and_tags_are_scrubbed_on_the_way_out(tracker):
+    run_id = tracker.start_run(
+        tracker.experiment_id("exp"),
+        "r",
+        {"note": "from http://bob:pw@host"},
+        {"lr": 0.1, "db.password": "pw", "url": "https://x?token=pw"},
+    )
+    run = tracker.client.get_run(run_id)
+    assert "pw" not in str(run.data.params) + str(run.data.tags)
+    assert run.data.params["lr"] == "0.1"
+
+
+def test_finished_runs_are_found_by_config_hash(tracker):
+    experiment = tracker.experiment_id("exp")
+    finished = tracker.start_run(experiment, "a", {Tags.CONFIG_HASH: "abc"})
+    tracker.end(finished, FINISHED)
+    failed = tracker.start_run(experiment, "b", {Tags.CONFIG_HASH: "def"})
+    tracker.end(failed, FAILED)
+    assert tracker.find_finished(experiment, "abc") == finished
+    assert tracker.find_finished(experiment, "def") is None
+    assert tracker.find_finished(experiment, "zzz") is None
+
+
+def test_ctrl_c_during_a_batch_waits_until_the_batch_is_stored():
+    reached_end_of_block = False
+    with pytest.raises(KeyboardInterrupt):
+        with tracking.interrupts_held():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # the signal arrives in here, and is held
+            reached_end_of_block = True
+    assert reached_end_of_block

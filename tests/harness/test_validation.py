@@ -1,0 +1,93 @@
+"""Bad input is refused before anything runs: one line naming the key and what is allowed."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.preflight import check_command_line
+from harness.validation import ConfigError
+
+BAD_INPUT = [
+    (["lr=-1"], "lr=-1 is not allowed: lr must be a number > 0"),
+    (["lr=abc"], "lr=abc is not allowed: lr must be a number > 0"),
+    (["width=0"], "width=0 is not allowed: width must be an integer >= 1"),
+    (["depth=0"], "depth=0 is not allowed: depth must be an integer >= 1"),
+    (["steps=0"], "steps=0 is not allowed: steps must be an integer >= 1"),
+    (["batch_size=-3"], "batch_size=-3 is not allowed: batch_size must be an integer >= 1"),
+    (["betas=[1.5,0.9]"], "betas=[1.5,0.9] is not allowed: betas must be two numbers in [0, 1)"),
+    (
+        ["optimizer=nope"],
+        "optimizer=nope is not allowed: optimizer must be one of adam, adamw, seed_adamw, sgd",
+    ),
+    (["foo=1"], "foo=1 is not allowed: no such key; the keys are batch_size, betas,"),
+]
+
+MORE_BAD_INPUT = [
+    (["+foo=1"], "foo=1 is not allowed: no such key"),
+    (["~lr"], "lr is required"),
+    (["lr=inf"], "lr=inf is not allowed"),
+    (["width=1.5"], "width=1.5 is not allowed: width must be an integer >= 1"),
+    (["betas=[0.9]"], "betas=[0.9] is not allowed: betas must be two numbers"),
+    (["optimizer.eps=0"], "optimizer.eps=0 is not allowed: optimizer.eps must be a number > 0"),
+    (
+        ["optimizer.momentum=1"],
+        "optimizer.momentum=1 is not allowed: optimizer.momentum must be a number in [0, 1)",
+    ),
+    (["init=zeros"], "init=zeros is not allowed: init must be one of kaiming, seed"),
+    (["target.name=nope"], "target.name=nope is not allowed: target.name must be one of"),
+    (["resume=maybe"], "resume=maybe is not allowed: resume must be true or false"),
+    (["lr=1,2"], "lr=1,2 is a sweep: add -m"),
+    (["sweeps=lr_width"], "sweeps=lr_width is a sweep: add -m"),
+    (["lr=[1"], "could not read the command line"),
+    (["-m", "lr=1e-3,-1"], "lr=-1 is not allowed"),
+    (["-m", "lr=1e-3,abc"], "lr=abc is not allowed"),
+    (["-m", "width=8,16,0", "seed=0,1"], "width=0 is not allowed"),
+    (["-m", "betas=[0.9,0.9],[0.9,1.0]"], "betas=[0.9,1.0] is not allowed"),
+    (["-m", "optimizer=adam,nope"], "optimizer=nope is not allowed: optimizer must be one of"),
+    (["-m", "foo=1,2"], "foo=1 is not allowed: no such key"),
+    (["-m", "sweeps=nope"], "sweeps=nope is not allowed: sweeps must be one of betas, lr_width, optimizers"),
+    (["-m", "experiment=a,b"], "experiment cannot be swept"),
+    (["-m", "lr=interval(0,1)"], "lr=interval(0,1): the basic sweeper sweeps lists of values only"),
+]
+
+
+@pytest.mark.parametrize(("argv", "message"), BAD_INPUT + MORE_BAD_INPUT)
+def test_bad_input_is_refused_with_one_line_naming_the_key(argv, message):
+    with pytest.raises(ConfigError) as refused:
+        check_command_line(argv)
+    text = str(refused.value)
+    assert text.startswith(message)
+    assert "\n" not in text
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        [
+            "lr=1",
+            "width=1",
+            "depth=1",
+            "steps=1",
+            "batch_size=1",
+            "seed=0",
+            "weight_decay=0",
+            "betas=[0,0.999]",
+        ],
+        ["-m", "optimizer=glob(*)", "init=seed,kaiming", "target=seed,sine,abs"],
+        ["--cfg", "job", "lr=-1"],  # prints the config: nothing runs, nothing to refuse
+    ],
+)
+def test_good_input_passes(argv):
+    check_command_line(argv)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("argv", "message"), BAD_INPUT + [(["-m", "lr=1e-3,-1", "width=8,16"], "lr=-1")])
+def test_bad_input_exits_non_zero_with_one_line_and_writes_nothing(run_harness, tmp_path, argv, message):
+    refused = run_harness(tmp_path, *argv, uri=None, expect_ok=False)
+    assert refused.result.returncode == 2
+    assert refused.result.stderr.strip().splitlines() == [f"error: {refused.result.stderr.strip()[7:]}"]
+    assert refused.result.stderr.startswith(f"error: {message}")
+    assert refused.result.stdout == ""
+    assert list(tmp_path.iterdir()) == []  # no store, no mlruns/, no Hydra output directory
