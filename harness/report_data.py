@@ -1,0 +1,271 @@
+"""Read one sweep out of the MLflow store into pandas: a row per run, the loss curves, the fitted curves.
+
+The layout read here is the one `harness/tracking.py` writes (docs/contracts.md): a parent run
+tagged `role=sweep` and one child per job, or a single job run with no parent.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.entities import Run
+from mlflow.exceptions import MlflowException
+
+from harness.redact import scrub_text
+from harness.store import DEFAULT_EXPERIMENT, Tags, resolve_tracking_uri
+
+LATEST = "latest"
+FINISHED = "FINISHED"
+SEED_KEY = "seed"
+FINAL_METRICS = ["final_loss", "eval_mse", "eval_max_abs_err", "train_seconds"]
+PROJECT_TAGS = {
+    Tags.SWEEP_ID: "sweep_id",
+    Tags.ROLE: "role",
+    Tags.SWEPT_KEYS: "swept_keys",
+    Tags.OVERRIDES: "overrides",
+    Tags.CONFIG_HASH: "config_hash",
+    Tags.GIT_COMMIT: "git_commit",
+    Tags.FAILURE_STEP: "failure_step",
+    Tags.FAILURE_REASON: "failure_reason",
+    Tags.PARENT_RUN_ID: "parent_run_id",
+}
+ALL_RUNS_LABEL = "all runs"
+RECENT_SWEEPS_SHOWN = 10
+
+
+class ReportError(Exception):
+    """A problem the user can fix (no store, unknown experiment or sweep), told in one line."""
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """Where a sweep lives: its experiment, its id, the run that holds its report, what it varies."""
+
+    tracking_uri: str
+    experiment: str
+    experiment_id: str
+    sweep_id: str
+    root_run_id: str | None  # the parent run, or the single run itself
+    swept_keys: tuple[str, ...]
+    overrides: str
+    setting_columns: tuple[str, ...]  # the params that tell settings apart (see `setting_columns`)
+
+    @property
+    def setting_keys(self) -> list[str]:
+        return list(self.setting_columns)
+
+
+def setting_columns(swept_keys: list[str], param_names: set[str]) -> tuple[str, ...]:
+    """The params that make a setting: every swept key but the seed (averaged over). A swept config
+    group (`optimizer=adam,sgd`) is told apart by its `name` param (`optimizer.name`)."""
+    columns = []
+    for key in swept_keys:
+        if key == SEED_KEY:
+            continue
+        columns.append(key if key in param_names or f"{key}.name" not in param_names else f"{key}.name")
+    return tuple(columns)
+
+
+def open_client(tracking_uri: str | None = None) -> tuple[MlflowClient, str]:
+    """A client on the store the runner writes to; refuses to create an empty sqlite store by reading it."""
+    uri = tracking_uri or resolve_tracking_uri()
+    if uri.startswith("sqlite:///"):
+        database = Path(uri.removeprefix("sqlite:///"))
+        if not database.exists():
+            raise ReportError(f"no MLflow store at {database}: run `python -m harness.run` first")
+    return MlflowClient(tracking_uri=uri), uri
+
+
+def search_runs(
+    client: MlflowClient, experiment_id: str, filter_string: str, newest_first: bool = False
+) -> Iterator[Run]:
+    """Every run matching the filter, page after page."""
+    order_by = ["attributes.start_time DESC"] if newest_first else None
+    page_token = None
+    while True:
+        page = client.search_runs(
+            [experiment_id], filter_string, order_by=order_by, max_results=1000, page_token=page_token
+        )
+        yield from page
+        page_token = page.token
+        if not page_token:
+            return
+
+
+def find_sweep(experiment: str | None = None, sweep: str = LATEST, tracking_uri: str | None = None) -> Sweep:
+    """Resolve `experiment` (default: the runner's) and `sweep` (an id, or `latest`) to a `Sweep`."""
+    client, uri = open_client(tracking_uri)
+    experiment = experiment or DEFAULT_EXPERIMENT
+    found = client.get_experiment_by_name(experiment)
+    store = scrub_text(uri)  # a server's URI may carry credentials: never shown
+    if found is None:
+        names = [e.name for e in client.search_experiments()]
+        if set(names) <= {"Default"}:
+            raise ReportError(f"the store {store} holds no experiment yet: run `python -m harness.run` first")
+        raise ReportError(f"no experiment {experiment!r} in {store}; experiments: {', '.join(sorted(names))}")
+    experiment_id = found.experiment_id
+    sweep_id = latest_sweep_id(client, experiment_id) if sweep in (None, LATEST) else sweep
+    if sweep_id is None:
+        raise ReportError(f"experiment {experiment!r} has no runs yet: run `python -m harness.run` first")
+    runs = list(search_runs(client, experiment_id, f"tags.{Tags.SWEEP_ID} = '{sweep_id}'"))
+    if not runs:
+        recent = ", ".join(recent_sweep_ids(client, experiment_id)) or "none"
+        raise ReportError(f"no sweep {sweep_id!r} in experiment {experiment!r}; recent sweeps: {recent}")
+    root = root_run(runs)
+    tags = (root or runs[0]).data.tags
+    swept_keys = json.loads(tags.get(Tags.SWEPT_KEYS) or "[]")
+    return Sweep(
+        tracking_uri=uri,
+        experiment=experiment,
+        experiment_id=experiment_id,
+        sweep_id=sweep_id,
+        root_run_id=root.info.run_id if root else None,
+        swept_keys=tuple(swept_keys),
+        overrides=tags.get(Tags.OVERRIDES, ""),
+        setting_columns=setting_columns(swept_keys, param_names(runs)),
+    )
+
+
+def root_run(runs: list[Run]) -> Run | None:
+    """The sweep's parent run, or the run itself when the sweep is a single run."""
+    parents = [run for run in runs if run.data.tags.get(Tags.ROLE) == Tags.ROLE_SWEEP]
+    if parents:
+        return parents[0]
+    return runs[0] if len(runs) == 1 else None
+
+
+def latest_sweep_id(client: MlflowClient, experiment_id: str) -> str | None:
+    """The newest parent run's sweep, unless a single run (a job with no parent) started after it."""
+    newest_parent = next(search_runs(client, experiment_id, f"tags.{Tags.ROLE} = 'sweep'", True), None)
+    newer_jobs = f"tags.{Tags.ROLE} = 'job'"
+    if newest_parent is not None:
+        newer_jobs += f" and attributes.start_time > {newest_parent.info.start_time}"
+    for job in search_runs(client, experiment_id, newer_jobs, newest_first=True):
+        if Tags.PARENT_RUN_ID not in job.data.tags:
+            return job.data.tags.get(Tags.SWEEP_ID)
+    return newest_parent.data.tags.get(Tags.SWEEP_ID) if newest_parent else None
+
+
+def recent_sweep_ids(client: MlflowClient, experiment_id: str) -> list[str]:
+    """The ids of the most recent sweeps, newest first, for an error message."""
+    ids: list[str] = []
+    for run in search_runs(client, experiment_id, "", newest_first=True):
+        sweep_id = run.data.tags.get(Tags.SWEEP_ID)
+        if sweep_id and sweep_id not in ids:
+            ids.append(sweep_id)
+        if len(ids) == RECENT_SWEEPS_SHOWN:
+            break
+    return ids
+
+
+def typed(values: pd.Series) -> pd.Series:
+    """MLflow params come back as strings: numbers become numbers, True/False booleans, the rest stays."""
+    present = values.dropna()
+    numbers = pd.to_numeric(present, errors="coerce")
+    if len(present) and numbers.notna().all():
+        return pd.to_numeric(values)
+    if len(present) and present.isin(["True", "False"]).all():
+        return values.map({"True": True, "False": False})
+    return values
+
+
+def run_record(run: Run) -> dict:
+    """One run as a flat dict: identity and status, project tags, typed-later params, final metrics."""
+    tags = run.data.tags
+    record = {
+        "run_id": run.info.run_id,
+        "run_name": run.info.run_name,
+        "status": run.info.status,
+        "start_time": pd.to_datetime(run.info.start_time, unit="ms"),
+    }
+    record.update({column: tags.get(tag) for tag, column in PROJECT_TAGS.items()})
+    record.update(run.data.params)
+    record.update(run.data.metrics)
+    return record
+
+
+def format_value(value: object) -> str:
+    """A param value as a person writes it: 0.001, 1e-05, 64, adamw."""
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def assignments(keys: list[str], values: tuple) -> str:
+    """`lr=0.001 width=64`: how a setting is named in tables and legends."""
+    return " ".join(f"{key}={format_value(value)}" for key, value in zip(keys, values, strict=True))
+
+
+def setting_label(row: pd.Series, keys: list[str]) -> str:
+    return assignments(keys, tuple(row[keys])) if keys else ALL_RUNS_LABEL
+
+
+def runs_frame(runs: list[Run], setting_keys: list[str]) -> pd.DataFrame:
+    """The runs as a DataFrame, params typed back, metrics and the setting label always present."""
+    frame = pd.DataFrame([run_record(run) for run in runs])
+    frame = frame.assign(**{name: typed(frame[name]) for name in param_names(runs)})
+    frame["failure_step"] = pd.to_numeric(frame["failure_step"]).astype("Int64")
+    for column in [*FINAL_METRICS, SEED_KEY, *setting_keys]:
+        if column not in frame:
+            frame[column] = np.nan
+    frame["setting"] = frame.apply(setting_label, axis=1, keys=setting_keys) if len(frame) else []
+    return frame.sort_values([*setting_keys, SEED_KEY, "start_time"], ignore_index=True)
+
+
+def param_names(runs: list[Run]) -> set[str]:
+    return {name for run in runs for name in run.data.params}
+
+
+def sweep_runs(sweep: Sweep) -> pd.DataFrame:
+    """The job runs of a resolved sweep (its parent run is not a job and is left out)."""
+    client, _ = open_client(sweep.tracking_uri)
+    jobs = f"tags.{Tags.SWEEP_ID} = '{sweep.sweep_id}' and tags.{Tags.ROLE} = '{Tags.ROLE_JOB}'"
+    return runs_frame(list(search_runs(client, sweep.experiment_id, jobs)), sweep.setting_keys)
+
+
+def sweep_curves(sweep: Sweep, runs: pd.DataFrame, metric: str = "loss") -> pd.DataFrame:
+    """Each run's `metric` history in long format: run_id, setting, seed, step, and the value."""
+    client, _ = open_client(sweep.tracking_uri)
+    points = [
+        (run_id, point.step, point.value)
+        for run_id in runs["run_id"]
+        for point in client.get_metric_history(run_id, metric)
+    ]
+    curves = pd.DataFrame(points, columns=["run_id", "step", metric])
+    labels = runs[["run_id", "setting", SEED_KEY, *sweep.setting_keys]]
+    return curves.merge(labels, on="run_id").sort_values(["setting", SEED_KEY, "step"], ignore_index=True)
+
+
+def load_fit(tracking_uri: str, run_id: str) -> dict[str, np.ndarray] | None:
+    """The run's `fit.npz` (x, y_pred, y_target), or None when the run logged none."""
+    client, _ = open_client(tracking_uri)
+    with tempfile.TemporaryDirectory() as scratch:
+        try:
+            path = client.download_artifacts(run_id, "fit.npz", scratch)
+        except (MlflowException, OSError):
+            return None
+        with np.load(path) as arrays:
+            return {name: arrays[name] for name in arrays.files}
+
+
+def load_runs(
+    experiment: str | None = None, sweep: str = LATEST, tracking_uri: str | None = None
+) -> pd.DataFrame:
+    """One row per job run of the sweep: run_id, status, params typed back, final metrics, tags.
+
+    Defaults: the latest sweep of the runner's experiment in the runner's store.
+    """
+    return sweep_runs(find_sweep(experiment, sweep, tracking_uri))
+
+
+def load_curves(
+    experiment: str | None = None, sweep: str = LATEST, tracking_uri: str | None = None, metric: str = "loss"
+) -> pd.DataFrame:
+    """Every run's `loss` history (or another `metric`'s) in long format, one row per run and step."""
+    found = find_sweep(experiment, sweep, tracking_uri)
+    return sweep_curves(found, sweep_runs(found), metric)

@@ -1,0 +1,167 @@
+"""`python -m harness.report` and `write_report` on real sweeps: the files, their content, the MLflow copy."""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from harness.report import main, summarize, write_report
+from harness.report_data import find_sweep, load_runs
+
+pytestmark = pytest.mark.slow
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def grid_report(store, tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
+    """The command run once on the two-key grid sweep."""
+    out = tmp_path_factory.mktemp("reports")
+    result = subprocess.run(
+        [sys.executable, "-m", "harness.report", "--sweep", store.grid, "--out", str(out)],
+        cwd=out,
+        env={**os.environ, "MLFLOW_TRACKING_URI": store.uri},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    return result, out / store.grid
+
+
+def markdown_summary_rows(markdown: str) -> list[str]:
+    """The data rows of the table under `## Summary`."""
+    section = markdown.split("## Summary", 1)[1].split("\n## ", 1)[0]
+    table = [line for line in section.splitlines() if line.startswith("|")]
+    return table[2:]  # past the header and the rule
+
+
+def embedded_pngs(html: str) -> list[bytes]:
+    return [base64.b64decode(data) for data in re.findall(r'src="data:image/png;base64,([^"]+)"', html)]
+
+
+def test_command_prints_the_summary_and_where_it_wrote(grid_report):
+    result, directory = grid_report
+
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("Sweep ") and "best first" in lines[0]
+    assert re.match(r"\s*lr\s+width\s+n\s+failed\s+final_loss\s+eval_mse", lines[1])
+    assert "Best setting: lr=" in result.stdout
+    for name in ["report.html", "report.md", "runs.csv", "summary.csv", "loss_curves.png"]:
+        assert f"wrote {directory / name}" in result.stdout
+    assert "logged to MLflow run" in result.stdout
+
+
+def test_html_is_one_file_with_the_summary_table_and_embedded_images(grid_report):
+    _, directory = grid_report
+    html = (directory / "report.html").read_text()
+    summary = pd.read_csv(directory / "summary.csv")
+
+    assert re.search(r'<table[^>]* class="[^"]*summary"', html)
+    for mean in summary["eval_mse_mean"]:
+        assert f"{mean:.3g}" in html
+    images = embedded_pngs(html)
+    assert len(images) == len(list(directory.glob("*.png"))) == 4
+    assert all(image.startswith(PNG_SIGNATURE) for image in images)
+    assert not re.search(r'(src|href)="(?!data:)', html)  # nothing to fetch: no file or URL referenced
+
+
+def test_markdown_table_has_one_row_per_setting(grid_report, store):
+    _, directory = grid_report
+    rows = markdown_summary_rows((directory / "report.md").read_text())
+
+    settings = pd.read_csv(directory / "summary.csv")
+    assert len(rows) == len(settings) == len(store.GRID["lr"]) * len(store.GRID["width"])
+    assert all(row.count("|") == rows[0].count("|") for row in rows)
+
+
+def test_csv_files_hold_one_row_per_run_and_one_per_setting(grid_report, store):
+    _, directory = grid_report
+    runs = pd.read_csv(directory / "runs.csv")
+    summary = pd.read_csv(directory / "summary.csv")
+
+    assert len(runs) == 8 and set(runs["status"]) == {"FINISHED"}
+    flat = {
+        "lr",
+        "width",
+        "n",
+        "n_failed",
+        "final_loss_mean",
+        "final_loss_std",
+        "eval_mse_mean",
+        "eval_mse_std",
+    }
+    assert flat <= set(summary.columns)
+    expected = summarize(load_runs(sweep=store.grid, tracking_uri=store.uri), ["lr", "width"])
+    pd.testing.assert_frame_equal(summary[sorted(flat)], expected[sorted(flat)], check_dtype=False)
+
+
+def test_figures_include_sensitivity_and_a_heatmap_for_two_keys(grid_report):
+    _, directory = grid_report
+    assert {path.name for path in directory.glob("*.png")} == {
+        "loss_curves.png",
+        "fit.png",
+        "sensitivity.png",
+        "heatmap.png",
+    }
+
+
+def test_report_is_logged_to_the_parent_run(grid_report, store):
+    _, directory = grid_report
+    parent = find_sweep(sweep=store.grid, tracking_uri=store.uri).root_run_id
+    client = store.client()
+
+    logged = {Path(artifact.path).name for artifact in client.list_artifacts(parent, "report")}
+    assert logged == {path.name for path in directory.iterdir()}
+    assert client.get_run(parent).data.tags["role"] == "sweep"
+
+
+def test_a_sweep_where_every_run_diverged_says_so_and_lists_the_reasons(store, tmp_path):
+    html_path = write_report(sweep=store.diverged, out_dir=tmp_path, tracking_uri=store.uri)
+
+    html = html_path.read_text()
+    assert html_path == tmp_path / store.diverged / "report.html"
+    assert "every run diverged" in html
+    reasons = load_runs(sweep=store.diverged, tracking_uri=store.uri)["failure_reason"]
+    for reason in set(reasons):
+        assert reason in html
+    assert list(pd.read_csv(html_path.parent / "summary.csv")["n"]) == [0, 0]
+    assert not (html_path.parent / "fit.png").exists()  # nothing finished: no fitted curve to show
+
+
+def test_a_single_run_gets_a_summary_curve_and_fit_but_no_sensitivity(store, tmp_path):
+    html_path = write_report(sweep=store.single, out_dir=tmp_path, tracking_uri=store.uri)
+
+    directory = html_path.parent
+    assert {path.name for path in directory.glob("*.png")} == {"loss_curves.png", "fit.png"}
+    assert len(markdown_summary_rows((directory / "report.md").read_text())) == 1
+    assert "Best setting:" in html_path.read_text()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--sweep", "nope"], "no sweep 'nope' in experiment 'autograd-mlp'; recent sweeps: "),
+        (["--experiment", "nope"], "no experiment 'nope' in sqlite:///"),
+    ],
+)
+def test_command_refuses_unknown_names_in_one_line(store, tmp_path, capsys, arguments, message):
+    code = main([*arguments, "--tracking-uri", store.uri, "--out", str(tmp_path)])
+
+    error = capsys.readouterr().err
+    assert code != 0 and message in error and error.count("\n") == 1
+    assert not any(tmp_path.iterdir())
+
+
+def test_command_on_an_empty_directory_says_to_run_the_runner_first(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+
+    assert main([]) != 0
+    assert "run `python -m harness.run` first" in capsys.readouterr().err
