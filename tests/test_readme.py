@@ -20,3 +20,17 @@ def test_quick_start_is_two_command_lines():
 def test_ci_runs_the_readme_test_line_verbatim():
     ci_script = (ROOT / ".ci" / "run").read_text().splitlines()
     assert quick_start_lines()[1] in ci_script
+
+
+def test_engine_example_runs_as_written_and_fits():
+    import subprocess
+    import sys
+
+    text = (ROOT / "README.md").read_text()
+    code = text.split("## The engine", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    command = [sys.executable, "-c", code]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    mse = float(result.stdout.split("fit MSE on [-1, 1]:", 1)[1].split()[0])
+    assert mse < 0.05
+    assert "digraph G {" in result.stdout
