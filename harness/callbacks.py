@@ -3,13 +3,15 @@
 `on_multirun_start` runs once, in the launching process, before any job: it creates the store and
 the experiment (parallel jobs creating a fresh sqlite store at once would corrupt it), opens the
 parent run and leaves a SweepContext in the sweep directory for the jobs. `on_multirun_end` ends the
-parent, prints where the runs are and writes the report.
+parent, prints where the runs are and writes the report; `end_active_sweep` does the same for a sweep
+that a raising job or Ctrl-C stopped (no report on Ctrl-C).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from hydra.experimental.callback import Callback
@@ -23,7 +25,30 @@ from harness.sweep_context import SweepContext, new_sweep_id
 log = logging.getLogger("harness")
 
 
-_open_sweep: tuple[Any, SweepContext] | None = None  # (Tracker, context) of the sweep not ended yet
+@dataclass
+class OpenSweep:
+    """A sweep whose parent run is not ended yet, and how to end it."""
+
+    tracker: Any  # harness.tracking.Tracker, imported late: the callback loads before MLflow is needed
+    context: SweepContext
+    tracking_uri: str
+    experiment: str
+    report: bool
+
+    def end(self, status: str) -> None:
+        """End the parent run, say how its jobs ended and where, and write the report (unless Ctrl-C)."""
+        context = self.context
+        self.tracker.end(context.parent_run_id, status)
+        statuses = self.tracker.job_statuses(context.experiment_id, context.sweep_id)
+        summary = ", ".join(f"{n} {job_status}" for job_status, n in sorted(statuses.items())) or "no runs"
+        outcome = "done" if status == "FINISHED" else f"ended {status}"
+        log.info("sweep %s %s: %s", context.sweep_id, outcome, summary)
+        log.info("stored in experiment '%s': %s", self.experiment, where_to_look(self.tracking_uri))
+        if self.report and status != "KILLED":
+            write_report(self.experiment, context.sweep_id, self.tracking_uri)
+
+
+_open_sweep: OpenSweep | None = None
 
 
 def end_active_sweep(status: str) -> None:
@@ -32,13 +57,13 @@ def end_active_sweep(status: str) -> None:
     global _open_sweep
     if _open_sweep is None:
         return
-    (tracker, context), _open_sweep = _open_sweep, None
-    stopped = tracker.end_running_jobs(context.experiment_id, context.sweep_id, status)
-    tracker.end(context.parent_run_id, status)
+    sweep, _open_sweep = _open_sweep, None
+    stopped = sweep.tracker.end_running_jobs(sweep.context.experiment_id, sweep.context.sweep_id, status)
     log.warning(
-        "sweep %s stopped early: its parent run and %d running job run(s) ended %s; all runs so far are kept",
-        context.sweep_id, stopped, status,
+        "sweep %s stopped early: %d running job run(s) ended %s; all runs so far are kept",
+        sweep.context.sweep_id, stopped, status,
     )  # fmt: skip
+    sweep.end(status)
 
 
 class MlflowSweepCallback(Callback):
@@ -62,9 +87,8 @@ class MlflowSweepCallback(Callback):
         parent_run_id = tracker.start_run(experiment_id, f"sweep {sweep_id}", tags)
         context = SweepContext(sweep_id, experiment_id, parent_run_id, keys, tracking_uri)
         global _open_sweep
-        _open_sweep = (tracker, context)
+        _open_sweep = OpenSweep(tracker, context, tracking_uri, config.experiment, bool(config.report))
         context.write(config.hydra.sweep.dir)
-        self.context, self.tracker, self.tracking_uri = context, tracker, tracking_uri
         jobs = len(sweep_plan.expand_jobs(arguments))
         log.info(
             "sweep %s: %d jobs over %s, parent run %s in experiment '%s'",
@@ -79,14 +103,9 @@ class MlflowSweepCallback(Callback):
         from harness.tracking import FINISHED
 
         global _open_sweep
-        context, _open_sweep = self.context, None
-        self.tracker.end(context.parent_run_id, FINISHED)
-        statuses = self.tracker.job_statuses(context.experiment_id, context.sweep_id)
-        summary = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items())) or "no runs"
-        log.info("sweep %s done: %s", context.sweep_id, summary)
-        log.info("stored in experiment '%s': %s", config.experiment, where_to_look(self.tracking_uri))
-        if config.report:
-            write_report(config.experiment, context.sweep_id, self.tracking_uri)
+        if _open_sweep is not None:
+            sweep, _open_sweep = _open_sweep, None
+            sweep.end(FINISHED)
 
 
 def write_report(experiment: str, sweep_id: str, tracking_uri: str) -> None:

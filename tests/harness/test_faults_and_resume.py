@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 
@@ -29,7 +30,7 @@ def test_a_diverging_job_ends_failed_with_step_and_reason_and_the_sweep_goes_on(
 
 def test_an_exception_in_one_job_loses_no_other_jobs_run(run_harness, store_dir):
     # A width whose first weight matrix numpy refuses to allocate: ValueError before any memory is used.
-    sweep = run_harness(store_dir, "-m", f"width={2**61},8", "steps=30", "report=false", expect_ok=False)
+    sweep = run_harness(store_dir, "-m", f"width={2**61},8", "steps=30", expect_ok=False)
     assert sweep.result.returncode != 0
     (parent,) = sweep.store.parents()
     raised, finished = sorted(sweep.store.children(parent), key=lambda run: run.data.params["width"] == "8")
@@ -37,6 +38,8 @@ def test_an_exception_in_one_job_loses_no_other_jobs_run(run_harness, store_dir)
     assert raised.data.tags[Tags.FAILURE_REASON].startswith("ValueError")
     assert len(sweep.store.loss_history(finished)) == 30
     assert parent.info.status == "FAILED"
+    assert re.search(r"sweep \S+ ended FAILED: 1 FAILED, 1 FINISHED", sweep.output)
+    assert re.search(r"report: \S+report\.html", sweep.output)  # the finished job's result is reported
 
 
 @pytest.mark.parametrize(

@@ -112,9 +112,11 @@ def test_the_output_has_a_line_per_job_start_and_end_and_says_where_runs_are(gri
     assert "stored in experiment 'autograd-mlp'" in output
 
 
-def test_the_report_is_written_or_its_failure_is_one_warning(grid):
-    output = grid.output
-    assert re.search(r"report: \S+report\.html", output) or re.search(r"no report: .+", output)
+def test_the_sweep_ends_with_its_report_and_says_where(grid):
+    (parent,) = grid.store.parents()
+    path = re.search(r"report: (\S+report\.html)", grid.output).group(1)
+    assert (grid.cwd / path).is_file()
+    assert parent.data.tags[Tags.SWEEP_ID] in path
 
 
 def test_a_single_run_of_the_defaults_reproduces_the_seed_post(run_harness, store_dir):
