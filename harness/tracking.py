@@ -7,6 +7,7 @@ credentials here, on its way out.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import threading
@@ -50,17 +51,29 @@ class Tracker:
     def __init__(self, tracking_uri: str):
         if has_credentials(tracking_uri):  # MLflow would print each run's link, credentials and all
             os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
-        self.client = MlflowClient(tracking_uri=tracking_uri)
+        if (database := sqlite_path(tracking_uri)) is None:
+            self.client = MlflowClient(tracking_uri=tracking_uri)
+            return
+        # MLflow creates a fresh sqlite store's tables (alembic migrations) the first time it opens it
+        # (MlflowClient() does), with no guard: two processes doing so at once corrupt the store for
+        # good ("table ... already exists", "duplicate column name"). Open it under a lock on a
+        # sibling file, so that one process creates it whole and the others find it made.
+        with exclusive_lock(Path(f"{database}.lock")):
+            self.client = MlflowClient(tracking_uri=tracking_uri)
+            self.client.search_experiments(max_results=1)  # opens it, should MlflowClient() ever not
 
     def experiment_id(self, name: str) -> str:
-        """The experiment's id, created if missing (the first call also creates a fresh sqlite store)."""
+        """The experiment's id, created if missing."""
         experiment = self.client.get_experiment_by_name(name)
         if experiment is not None:
             return experiment.experiment_id
         try:
             return self.client.create_experiment(name)
-        except MlflowException:  # created meanwhile by another process
-            return self.client.get_experiment_by_name(name).experiment_id
+        except MlflowException:  # created meanwhile by another process; any other error stands
+            experiment = self.client.get_experiment_by_name(name)
+            if experiment is None:
+                raise
+            return experiment.experiment_id
 
     def start_run(
         self, experiment_id: str, name: str, tags: dict[str, str], params: dict[str, Any] | None = None
@@ -147,6 +160,24 @@ class LossStream:
                 self.client.log_batch(self.run_id, metrics=chunk, synchronous=True)
                 self.sent += len(chunk)
         self.last_flush = time.monotonic()
+
+
+def sqlite_path(tracking_uri: str) -> Path | None:
+    """The database file of a `sqlite:///<path>` URI (SQLAlchemy's form), None for any other store."""
+    scheme, separator, rest = tracking_uri.partition(":///")
+    path = rest.partition("?")[0]
+    if not separator or scheme.split("+")[0] != "sqlite" or path in ("", ":memory:"):
+        return None
+    return Path(path)
+
+
+@contextmanager
+def exclusive_lock(path: Path):
+    """Hold an exclusive `flock` on `path` (created, with its directory, if missing) for the block."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as file:
+        fcntl.flock(file, fcntl.LOCK_EX)  # released when the file is closed, or its process ends
+        yield
 
 
 @contextmanager

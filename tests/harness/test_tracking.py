@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,6 +23,31 @@ def tracker(store_dir) -> Tracker:
 def test_experiment_is_created_once_and_found_again(tracker):
     first = tracker.experiment_id("exp")
     assert tracker.experiment_id("exp") == first
+
+
+def test_an_experiment_another_process_created_meanwhile_is_found(tracker, monkeypatch):
+    created = tracker.client.create_experiment("exp")  # by "another process", after our lookup
+    misses = [None]  # the first lookup, made just before the other process created it, finds nothing
+    get = tracker.client.get_experiment_by_name
+    monkeypatch.setattr(
+        tracker.client, "get_experiment_by_name", lambda name: misses.pop() if misses else get(name)
+    )
+    assert tracker.experiment_id("exp") == created
+
+
+@pytest.mark.parametrize(
+    ("uri", "database"),
+    [
+        ("sqlite:////tmp/x/mlflow.db", Path("/tmp/x/mlflow.db")),
+        ("sqlite:///mlflow.db?timeout=30", Path("mlflow.db")),
+        ("sqlite://", None),
+        ("sqlite:///:memory:", None),
+        ("http://127.0.0.1:5000", None),
+        ("postgresql://user@host/db", None),
+    ],
+)
+def test_a_store_is_opened_under_a_file_lock_only_when_it_is_a_sqlite_file(uri, database):
+    assert tracking.sqlite_path(uri) == database
 
 
 def test_a_long_curve_arrives_whole_in_batches(tracker, monkeypatch):
