@@ -9,7 +9,6 @@ that a raising job or Ctrl-C stopped (no report on Ctrl-C).
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -18,8 +17,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from harness import sweep_plan
-from harness.provenance import git_commit
-from harness.store import Tags, resolve_tracking_uri, where_to_look
+from harness.store import FINISHED, KILLED, Tags, resolve_tracking_uri, where_to_look
 from harness.sweep_context import SweepContext, new_sweep_id
 
 log = logging.getLogger("harness")
@@ -31,7 +29,6 @@ class OpenSweep:
 
     tracker: Any  # harness.tracking.Tracker, imported late: the callback loads before MLflow is needed
     context: SweepContext
-    tracking_uri: str
     experiment: str
     report: bool
 
@@ -41,11 +38,11 @@ class OpenSweep:
         self.tracker.end(context.parent_run_id, status)
         statuses = self.tracker.job_statuses(context.experiment_id, context.sweep_id)
         summary = ", ".join(f"{n} {job_status}" for job_status, n in sorted(statuses.items())) or "no runs"
-        outcome = "done" if status == "FINISHED" else f"ended {status}"
+        outcome = "done" if status == FINISHED else f"ended {status}"
         log.info("sweep %s %s: %s", context.sweep_id, outcome, summary)
-        log.info("stored in experiment '%s': %s", self.experiment, where_to_look(self.tracking_uri))
-        if self.report and status != "KILLED":
-            write_report(self.experiment, context.sweep_id, self.tracking_uri)
+        log.info("stored in experiment '%s': %s", self.experiment, where_to_look(context.tracking_uri))
+        if self.report and status != KILLED:
+            write_report(self.experiment, context.sweep_id, context.tracking_uri)
 
 
 _open_sweep: OpenSweep | None = None
@@ -75,33 +72,23 @@ class MlflowSweepCallback(Callback):
         tracking_uri = resolve_tracking_uri()
         tracker = Tracker(tracking_uri)
         experiment_id = tracker.experiment_id(config.experiment)
-        sweep_id = new_sweep_id()
-        overrides = " ".join(config.hydra.overrides.task)
-        tags = {
-            Tags.SWEEP_ID: sweep_id,
-            Tags.ROLE: Tags.ROLE_SWEEP,
-            Tags.SWEPT_KEYS: json.dumps(keys),
-            Tags.OVERRIDES: overrides,
-            Tags.GIT_COMMIT: git_commit(),
-        }
-        parent_run_id = tracker.start_run(experiment_id, f"sweep {sweep_id}", tags)
-        context = SweepContext(sweep_id, experiment_id, parent_run_id, keys, tracking_uri)
+        context = SweepContext(new_sweep_id(), experiment_id, None, keys, tracking_uri)
+        tags = context.run_tags(Tags.ROLE_SWEEP, list(config.hydra.overrides.task))
+        context.parent_run_id = tracker.start_run(experiment_id, f"sweep {context.sweep_id}", tags)
         global _open_sweep
-        _open_sweep = OpenSweep(tracker, context, tracking_uri, config.experiment, bool(config.report))
+        _open_sweep = OpenSweep(tracker, context, config.experiment, bool(config.report))
         context.write(config.hydra.sweep.dir)
         jobs = len(sweep_plan.expand_jobs(arguments))
         log.info(
             "sweep %s: %d jobs over %s, parent run %s in experiment '%s'",
-            sweep_id,
+            context.sweep_id,
             jobs,
             ", ".join(keys) or "no keys",
-            parent_run_id,
+            context.parent_run_id,
             config.experiment,
         )
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        from harness.tracking import FINISHED
-
         global _open_sweep
         if _open_sweep is not None:
             sweep, _open_sweep = _open_sweep, None

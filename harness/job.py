@@ -7,7 +7,6 @@ on; raised: re-raised after the run is ended) or KILLED (Ctrl-C: re-raised so Hy
 from __future__ import annotations
 
 import gc
-import json
 import logging
 import tempfile
 from pathlib import Path
@@ -19,7 +18,6 @@ from omegaconf import DictConfig
 from harness.artifacts import result_metrics, write_artifacts
 from harness.config import config_hash, flatten, task_config
 from harness.progress import StepProgress
-from harness.provenance import git_commit
 from harness.redact import scrub_text
 from harness.store import Tags, where_to_look
 from harness.sweep_context import SweepContext, new_sweep_id
@@ -88,14 +86,7 @@ def run_job(cfg: DictConfig) -> str | None:
 
 
 def job_tags(context: SweepContext, overrides: list[str], digest: str) -> dict[str, str]:
-    tags = {
-        Tags.SWEEP_ID: context.sweep_id,
-        Tags.ROLE: Tags.ROLE_JOB,
-        Tags.SWEPT_KEYS: json.dumps(context.swept_keys),
-        Tags.OVERRIDES: " ".join(overrides),
-        Tags.CONFIG_HASH: digest,
-        Tags.GIT_COMMIT: git_commit(),
-    }
+    tags = context.run_tags(Tags.ROLE_JOB, overrides) | {Tags.CONFIG_HASH: digest}
     if context.parent_run_id:
         tags[Tags.PARENT_RUN_ID] = context.parent_run_id
     return tags

@@ -9,12 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 DPI = 80
 SIZE = (6.0, 4.0)
-LOSS_CEILING = 1e100
+PLOT_CEILING = 1e100  # larger values (a run on its way to overflow) are drawn at this height: log axes
+# spanning ~300 decades overflow matplotlib's tick locator
 
 
 def _new_axes(title: str):
@@ -42,23 +44,20 @@ def plot_fit(x: np.ndarray, y_pred: np.ndarray, y_target: np.ndarray, path: Path
     return _save(figure, path)
 
 
-def smooth(values: np.ndarray, window: int) -> np.ndarray:
-    """Moving average over `window` steps (shorter at the start)."""
-    if len(values) == 0:
-        return values
-    cumulative = np.cumsum(np.insert(values, 0, 0.0))
-    counts = np.minimum(np.arange(1, len(values) + 1), window)
-    return (cumulative[1:] - cumulative[np.arange(1, len(values) + 1) - counts]) / counts
+def smooth(values: np.ndarray | pd.Series, window: int) -> np.ndarray:
+    """Moving average over `window` steps (shorter at the start). Pandas' rolling sum keeps its
+    precision after a spike, where a difference of cumulative sums would lose it."""
+    return pd.Series(values, dtype=float).rolling(window, min_periods=1).mean().to_numpy()
 
 
 def plot_loss(losses: np.ndarray, path: Path, title: str = "") -> Path:
     """Loss per step on a log scale: raw, and smoothed over ~1/50 of the run. A diverging run's
-    values are drawn clipped at LOSS_CEILING (a log axis cannot span up to 1e308)."""
+    values are drawn clipped at PLOT_CEILING (a log axis cannot span up to 1e308)."""
     figure, axes = _new_axes(title)
     steps = np.arange(len(losses))
     window = max(1, len(losses) // 50)
-    label = "loss" if not np.any(losses > LOSS_CEILING) else f"loss (clipped at {LOSS_CEILING:g})"
-    shown = np.minimum(losses, LOSS_CEILING)
+    label = "loss" if not np.any(losses > PLOT_CEILING) else f"loss (clipped at {PLOT_CEILING:g})"
+    shown = np.minimum(losses, PLOT_CEILING)
     axes.plot(steps, shown, linewidth=0.5, alpha=0.4, label=label)
     axes.plot(steps, smooth(shown, window), linewidth=1.5, label=f"moving average ({window} steps)")
     if len(losses) and np.all(losses > 0):

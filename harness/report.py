@@ -20,7 +20,6 @@ from mlflow import MlflowClient
 
 from harness.redact import scrub_text
 from harness.report_data import (
-    FINISHED,
     LATEST,
     SEED_KEY,
     ReportError,
@@ -44,7 +43,7 @@ from harness.report_render import (
     render_markdown,
 )
 from harness.report_summary import RANK_METRIC, best_and_worst_runs, curve_bands, failures, summarize
-from harness.store import where_to_look
+from harness.store import FINISHED, where_to_look
 
 __all__ = [
     "ReportError",

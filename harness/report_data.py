@@ -10,7 +10,6 @@ import json
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,10 +18,9 @@ from mlflow.entities import Run
 from mlflow.exceptions import MlflowException
 
 from harness.redact import scrub_text
-from harness.store import DEFAULT_EXPERIMENT, Tags, resolve_tracking_uri
+from harness.store import DEFAULT_EXPERIMENT, Tags, resolve_tracking_uri, sqlite_path, sweep_jobs_filter
 
 LATEST = "latest"
-FINISHED = "FINISHED"
 SEED_KEY = "seed"
 FINAL_METRICS = ["final_loss", "eval_mse", "eval_max_abs_err", "train_seconds"]
 PROJECT_TAGS = {
@@ -76,10 +74,9 @@ def setting_columns(swept_keys: list[str], param_names: set[str]) -> tuple[str, 
 def open_client(tracking_uri: str | None = None) -> tuple[MlflowClient, str]:
     """A client on the store the runner writes to; refuses to create an empty sqlite store by reading it."""
     uri = tracking_uri or resolve_tracking_uri()
-    if uri.startswith("sqlite:///"):
-        database = Path(uri.removeprefix("sqlite:///"))
-        if not database.exists():
-            raise ReportError(f"no MLflow store at {database}: run `python -m harness.run` first")
+    database = sqlite_path(uri)
+    if database is not None and not database.exists():
+        raise ReportError(f"no MLflow store at {database}: run `python -m harness.run` first")
     return MlflowClient(tracking_uri=uri), uri
 
 
@@ -224,8 +221,8 @@ def param_names(runs: list[Run]) -> set[str]:
 def sweep_runs(sweep: Sweep) -> pd.DataFrame:
     """The job runs of a resolved sweep (its parent run is not a job and is left out)."""
     client, _ = open_client(sweep.tracking_uri)
-    jobs = f"tags.{Tags.SWEEP_ID} = '{sweep.sweep_id}' and tags.{Tags.ROLE} = '{Tags.ROLE_JOB}'"
-    return runs_frame(list(search_runs(client, sweep.experiment_id, jobs)), sweep.setting_keys)
+    jobs = search_runs(client, sweep.experiment_id, sweep_jobs_filter(sweep.sweep_id))
+    return runs_frame(list(jobs), sweep.setting_keys)
 
 
 def sweep_curves(sweep: Sweep, runs: pd.DataFrame, metric: str = "loss") -> pd.DataFrame:

@@ -12,6 +12,7 @@ import pandas as pd
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
+from harness.plots import PLOT_CEILING
 from harness.report_data import assignments, format_value
 from harness.report_summary import RANK_METRIC
 
@@ -19,10 +20,6 @@ LINES_PER_PANEL = 6
 PANEL_SIZE = (5.0, 3.4)
 LOG_AXIS_KEYS = {"lr", "weight_decay"}
 LOG_AXIS_MIN_DECADES = 2  # a numeric key spanning this many decades also gets a log axis
-PLOT_CEILING = 1e100  # larger values (a run on its way to overflow) are drawn at this height: log axes
-# spanning ~300 decades overflow matplotlib's tick locator
-
-
 DARK_CELL = 0.6  # heatmap cells past this share of the colour scale are dark: white text
 LOSS_HEADROOM = 10  # the loss axis ends this many times above the highest starting loss
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from harness.report_data import FINISHED, SEED_KEY
+from harness.plots import smooth
+from harness.report_data import SEED_KEY
+from harness.store import FINISHED
 
 SUMMARY_METRICS = ["final_loss", "eval_mse"]
 RANK_METRIC = "eval_mse"
@@ -67,9 +69,7 @@ def curve_bands(curves: pd.DataFrame, metric: str = "loss") -> pd.DataFrame:
     if bands.empty:
         return bands
     window = max(1, round((bands["step"].max() + 1) * CURVE_SMOOTHING_FRACTION))
-    smoothed = bands.groupby("setting")[["median", "min", "max"]].transform(
-        lambda column: column.rolling(window, min_periods=1).mean()
-    )
+    smoothed = bands.groupby("setting")[["median", "min", "max"]].transform(smooth, window)
     return bands.assign(**smoothed)
 
 

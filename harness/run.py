@@ -23,6 +23,7 @@ from omegaconf import DictConfig  # noqa: E402
 
 from harness.config import CONF_DIR  # noqa: E402
 from harness.preflight import check_command_line  # noqa: E402
+from harness.store import FAILED, KILLED  # noqa: E402
 from harness.validation import ConfigError  # noqa: E402
 
 EXIT_BAD_INPUT = 2
@@ -49,12 +50,12 @@ def main(argv: list[str] | None = None) -> None:
     try:
         hydra_entry()
     except KeyboardInterrupt:
-        end_active_sweep("KILLED")
+        end_active_sweep(KILLED)
         print("interrupted: the current run and its sweep are ended KILLED", file=sys.stderr)
         raise SystemExit(EXIT_INTERRUPTED) from None
     except SystemExit as exit_:
         if exit_.code not in (None, 0):
-            end_active_sweep("FAILED")
+            end_active_sweep(FAILED)
         raise
 
 

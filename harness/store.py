@@ -1,4 +1,4 @@
-"""Where the MLflow store is, and the names of the tags the runner writes and the report reads."""
+"""Where the MLflow store is, and the names of the tags and statuses that the runner and the report share."""
 
 from __future__ import annotations
 
@@ -8,6 +8,11 @@ from pathlib import Path
 from harness.redact import scrub_text
 
 DEFAULT_EXPERIMENT = "autograd-mlp"
+
+# Run statuses, as MLflow spells them (`RunStatus.to_string`).
+FINISHED = "FINISHED"
+FAILED = "FAILED"
+KILLED = "KILLED"
 
 
 class Tags:
@@ -23,6 +28,11 @@ class Tags:
 
     ROLE_SWEEP = "sweep"
     ROLE_JOB = "job"
+
+
+def sweep_jobs_filter(sweep_id: str) -> str:
+    """The MLflow search filter for a sweep's job runs (its parent run is not a job)."""
+    return f"tags.{Tags.SWEEP_ID} = '{sweep_id}' and tags.{Tags.ROLE} = '{Tags.ROLE_JOB}'"
 
 
 def resolve_tracking_uri(cwd: str | os.PathLike | None = None) -> str:
@@ -47,3 +57,12 @@ def where_to_look(tracking_uri: str, cwd: str | os.PathLike | None = None) -> st
     if tracking_uri == default_tracking_uri(cwd):
         return "run `mlflow ui` here, then open http://127.0.0.1:5000"
     return f"run `mlflow ui --backend-store-uri {scrub_text(tracking_uri)}`, then open http://127.0.0.1:5000"
+
+
+def sqlite_path(tracking_uri: str) -> Path | None:
+    """The database file of a `sqlite:///<path>` URI (SQLAlchemy's form), None for any other store."""
+    scheme, separator, rest = tracking_uri.partition(":///")
+    path = rest.partition("?")[0]
+    if not separator or scheme.split("+")[0] != "sqlite" or path in ("", ":memory:"):
+        return None
+    return Path(path)

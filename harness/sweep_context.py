@@ -13,8 +13,9 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from harness.provenance import git_commit
 from harness.redact import has_credentials
-from harness.store import resolve_tracking_uri
+from harness.store import Tags, resolve_tracking_uri
 
 FILE_NAME = "mlflow_sweep.json"
 
@@ -34,6 +35,16 @@ class SweepContext:
 
     def resolved_tracking_uri(self) -> str:
         return self.tracking_uri or resolve_tracking_uri()
+
+    def run_tags(self, role: str, overrides: list[str]) -> dict[str, str]:
+        """The tags of every run of the sweep, its parent's and its jobs' alike."""
+        return {
+            Tags.SWEEP_ID: self.sweep_id,
+            Tags.ROLE: role,
+            Tags.SWEPT_KEYS: json.dumps(self.swept_keys),
+            Tags.OVERRIDES: " ".join(overrides),
+            Tags.GIT_COMMIT: git_commit(),
+        }
 
     def write(self, sweep_dir: str | os.PathLike) -> Path:
         data = asdict(self)

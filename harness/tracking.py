@@ -18,20 +18,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from mlflow.entities import Metric, Param, RunStatus, RunTag
+from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from harness.redact import has_credentials, scrub
-from harness.store import Tags
+from harness.store import FAILED, FINISHED, KILLED, Tags, sqlite_path, sweep_jobs_filter
 
 BATCH_LIMIT = 1000  # metrics per log_batch request (MLflow's limit)
 PARAM_BATCH_LIMIT = 100
 FLUSH_SECONDS = 2.0  # a running job's loss curve reaches the store at least this often
-
-FINISHED = RunStatus.to_string(RunStatus.FINISHED)
-FAILED = RunStatus.to_string(RunStatus.FAILED)
-KILLED = RunStatus.to_string(RunStatus.KILLED)
 
 INTERRUPTED = "interrupted (Ctrl-C)"  # failure_reason of a run stopped by Ctrl-C
 # failure_reason of a job run its own process could not end, by the status the sweep ends with
@@ -114,12 +110,7 @@ class Tracker:
 
     def end_running_jobs(self, experiment_id: str, sweep_id: str, status: str) -> int:
         """End the sweep's job runs still RUNNING (their process was stopped before it could); how many."""
-        runs = self.client.search_runs(
-            [experiment_id],
-            filter_string=f"tags.{Tags.SWEEP_ID} = '{sweep_id}' and tags.{Tags.ROLE} = '{Tags.ROLE_JOB}'"
-            " and attributes.status = 'RUNNING'",
-            max_results=50000,
-        )
+        runs = self._sweep_jobs(experiment_id, sweep_id, " and attributes.status = 'RUNNING'")
         for run in runs:
             logged = len(self.client.get_metric_history(run.info.run_id, "loss"))
             reason = STOPPED_FROM_OUTSIDE[status]
@@ -128,12 +119,12 @@ class Tracker:
 
     def job_statuses(self, experiment_id: str, sweep_id: str) -> Counter[str]:
         """How many of a sweep's job runs ended (or are) in each status."""
-        runs = self.client.search_runs(
-            [experiment_id],
-            filter_string=f"tags.{Tags.SWEEP_ID} = '{sweep_id}' and tags.{Tags.ROLE} = '{Tags.ROLE_JOB}'",
-            max_results=50000,
+        return Counter(run.info.status for run in self._sweep_jobs(experiment_id, sweep_id))
+
+    def _sweep_jobs(self, experiment_id: str, sweep_id: str, condition: str = "") -> list:
+        return self.client.search_runs(
+            [experiment_id], filter_string=sweep_jobs_filter(sweep_id) + condition, max_results=50000
         )
-        return Counter(run.info.status for run in runs)
 
 
 class LossStream:
@@ -160,15 +151,6 @@ class LossStream:
                 self.client.log_batch(self.run_id, metrics=chunk, synchronous=True)
                 self.sent += len(chunk)
         self.last_flush = time.monotonic()
-
-
-def sqlite_path(tracking_uri: str) -> Path | None:
-    """The database file of a `sqlite:///<path>` URI (SQLAlchemy's form), None for any other store."""
-    scheme, separator, rest = tracking_uri.partition(":///")
-    path = rest.partition("?")[0]
-    if not separator or scheme.split("+")[0] != "sqlite" or path in ("", ":memory:"):
-        return None
-    return Path(path)
 
 
 @contextmanager
