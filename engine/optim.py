@@ -47,7 +47,7 @@ class Optimizer:
 
     def zero_grad(self):
         for p in self.parameters:
-            p.grad = np.zeros_like(p.value)
+            p.zero_grad()
 
     def step(self):
         grad = np.concatenate([p.grad.ravel() for p in self.parameters])
