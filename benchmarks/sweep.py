@@ -68,7 +68,7 @@ def run_sweep(launcher: str, jobs: int, steps: int) -> dict:
 def read_runs(db: Path) -> tuple[float, int]:
     from mlflow.tracking import MlflowClient
 
-    from harness.store import DEFAULT_EXPERIMENT, Tags
+    from harness.tracking import DEFAULT_EXPERIMENT, Tags
 
     client = MlflowClient(f"sqlite:///{db}")
     experiment = client.get_experiment_by_name(DEFAULT_EXPERIMENT)

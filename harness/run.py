@@ -4,7 +4,7 @@
     python -m harness.run -m lr=1e-3,1e-2 width=32,64      # a sweep: a parent run, one child per job
     python -m harness.run -m sweeps=lr_width               # a named sweep from sweeps/
 
-The whole command line is checked before Hydra starts (harness.preflight): bad input is one line
+The whole command line is checked before Hydra starts (harness.runner.preflight): bad input is one line
 on stderr and exit code 2, with nothing written.
 """
 
@@ -21,10 +21,10 @@ for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import hydra  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
-from harness.config import CONF_DIR  # noqa: E402
-from harness.preflight import check_command_line  # noqa: E402
-from harness.store import FAILED, KILLED  # noqa: E402
-from harness.validation import ConfigError  # noqa: E402
+from harness.runner.config import CONF_DIR  # noqa: E402
+from harness.runner.preflight import check_command_line  # noqa: E402
+from harness.runner.validation import ConfigError  # noqa: E402
+from harness.tracking import FAILED, KILLED  # noqa: E402
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
@@ -32,13 +32,13 @@ EXIT_INTERRUPTED = 130
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 def hydra_entry(cfg: DictConfig) -> None:
-    from harness.job import run_job
+    from harness.runner.job import run_job
 
     run_job(cfg)
 
 
 def main(argv: list[str] | None = None) -> None:
-    from harness.callbacks import end_active_sweep
+    from harness.runner.callbacks import end_active_sweep
 
     argv = sys.argv[1:] if argv is None else list(argv)
     try:

@@ -14,8 +14,8 @@ import pytest
 from hydra import compose, initialize_config_dir
 from mlflow.tracking import MlflowClient
 
-from harness.config import CONF_DIR
-from harness.store import DEFAULT_EXPERIMENT, Tags
+from harness.runner.config import CONF_DIR
+from harness.tracking import DEFAULT_EXPERIMENT, Tags
 
 STEPS = 60  # steps per job in the end-to-end runs: enough for a curve, quick
 

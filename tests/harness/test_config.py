@@ -9,10 +9,10 @@ from hydra.core.global_hydra import GlobalHydra
 
 from engine.nn import INITS
 from engine.optim import OPTIMIZERS
-from harness import sweep_plan
-from harness.config import CONF_DIR, SWEEPS_DIR, config_hash, flatten, task_config
-from harness.preflight import check_command_line
-from harness.targets import TARGETS, seed_target
+from harness.runner import sweep_plan
+from harness.runner.config import CONF_DIR, SWEEPS_DIR, config_hash, flatten, task_config
+from harness.runner.preflight import check_command_line
+from harness.runner.targets import TARGETS, seed_target
 
 
 def test_default_config_is_the_seed_experiment(compose_config):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.store import Tags
+from harness.tracking import Tags
 
 pytestmark = pytest.mark.slow
 

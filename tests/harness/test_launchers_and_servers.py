@@ -13,7 +13,7 @@ import urllib.request
 
 import pytest
 
-from harness.store import Tags
+from harness.tracking import Tags
 
 pytestmark = pytest.mark.slow
 

@@ -7,11 +7,12 @@ import io
 import numpy as np
 import pytest
 
-from harness.artifacts import write_artifacts
-from harness.config import task_config
-from harness.plots import plot_loss, smooth
-from harness.progress import StepProgress
-from harness.training import train
+from harness.curves import smooth
+from harness.runner.artifacts import write_artifacts
+from harness.runner.config import task_config
+from harness.runner.plots import plot_loss
+from harness.runner.progress import StepProgress
+from harness.runner.training import train
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.redact import MASK, has_credentials, scrub, scrub_text
+from harness.tracking.redact import MASK, has_credentials, scrub, scrub_text
 
 
 @pytest.mark.parametrize(

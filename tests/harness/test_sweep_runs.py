@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import yaml
 
-from harness.store import Tags
+from harness.tracking import Tags
 
 pytestmark = pytest.mark.slow
 

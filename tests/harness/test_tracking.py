@@ -1,4 +1,4 @@
-"""harness.tracking against a real sqlite store: batching, streaming, statuses, scrubbing, resume lookup."""
+"""harness.tracking.gateway against a real sqlite store: batching, streaming, statuses, scrubbing, resume."""
 
 from __future__ import annotations
 
@@ -10,9 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import tracking
-from harness.store import Tags
-from harness.tracking import FAILED, FINISHED, LossStream, Tracker
+from harness.tracking import FAILED, FINISHED, LossStream, Tags, Tracker
+from harness.tracking import gateway as tracking
 
 
 @pytest.fixture

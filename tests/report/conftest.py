@@ -17,7 +17,7 @@ import pytest
 from mlflow import MlflowClient
 
 from harness.report import find_sweep
-from harness.store import DEFAULT_EXPERIMENT
+from harness.tracking import DEFAULT_EXPERIMENT
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import io
 
 import pandas as pd
 
-from harness.report_figures import heatmap_figure, loss_curves_figure, sensitivity_figure
+from harness.report.figures import heatmap_figure, loss_curves_figure, sensitivity_figure
 
 
 def draws(figure) -> bool:

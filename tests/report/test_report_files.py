@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from harness.report import main, summarize, write_report
-from harness.report_data import find_sweep, load_runs
+from harness.report.data import find_sweep, load_runs
 
 pytestmark = pytest.mark.slow
 

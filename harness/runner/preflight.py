@@ -21,9 +21,9 @@ from hydra.core.override_parser.types import Override
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from harness import sweep_plan
-from harness.config import BOOKKEEPING_KEYS, CONF_DIR, Config, task_config
-from harness.validation import ConfigError, explain_hydra_error, validate
+from harness.runner import sweep_plan
+from harness.runner.config import BOOKKEEPING_KEYS, CONF_DIR, Config, task_config
+from harness.runner.validation import ConfigError, explain_hydra_error, validate
 
 # Hydra flags after which no job runs (help, printing the config, shell completion, ...).
 _INFO_FLAGS = ("help", "hydra_help", "cfg", "info", "shell_completion", "resolve")

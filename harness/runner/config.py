@@ -16,7 +16,7 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 CONF_DIR = REPO_ROOT / "conf"
 SWEEPS_DIR = REPO_ROOT / "sweeps"
 
@@ -38,7 +38,7 @@ class InitConfig:
 
 @dataclass
 class TargetConfig:
-    name: str = "seed"  # a key of harness.targets.TARGETS
+    name: str = "seed"  # a key of harness.runner.targets.TARGETS
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import subprocess
 
-from harness.config import REPO_ROOT
+from harness.runner.config import REPO_ROOT
 
 
 @functools.cache

@@ -9,14 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from harness.curves import PLOT_CEILING, smooth
+
 DPI = 80
 SIZE = (6.0, 4.0)
-PLOT_CEILING = 1e100  # larger values (a run on its way to overflow) are drawn at this height: log axes
-# spanning ~300 decades overflow matplotlib's tick locator
 
 
 def _new_axes(title: str):
@@ -42,12 +41,6 @@ def plot_fit(x: np.ndarray, y_pred: np.ndarray, y_target: np.ndarray, path: Path
     axes.set_ylabel("Y")
     axes.legend()
     return _save(figure, path)
-
-
-def smooth(values: np.ndarray | pd.Series, window: int) -> np.ndarray:
-    """Moving average over `window` steps (shorter at the start). Pandas' rolling sum keeps its
-    precision after a spike, where a difference of cumulative sums would lose it."""
-    return pd.Series(values, dtype=float).rolling(window, min_periods=1).mean().to_numpy()
 
 
 def plot_loss(losses: np.ndarray, path: Path, title: str = "") -> Path:

@@ -12,9 +12,9 @@ import pandas as pd
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
-from harness.plots import PLOT_CEILING
-from harness.report_data import assignments, format_value
-from harness.report_summary import RANK_METRIC
+from harness.curves import PLOT_CEILING
+from harness.report.data import assignments, format_value
+from harness.report.summary import RANK_METRIC
 
 LINES_PER_PANEL = 6
 PANEL_SIZE = (5.0, 3.4)

@@ -1,29 +1,29 @@
-"""The one place that writes to MLflow: experiments, sweep and job runs, metrics, artifacts, statuses.
+"""The gateway: the one place that talks to MLflow, writes (experiments, sweep and job runs, metrics,
+artifacts, statuses) and reads (runs, curves, artifacts) alike.
 
-Everything goes through `MlflowClient` with an explicit tracking URI (no fluent "active run", no
-`MLFLOW_RUN_ID`), in batches: one `log_batch` per 1000 values. Every param and tag is scrubbed of
-credentials here, on its way out.
+Everything goes through one `MlflowClient` per store and process (`open_store`), with an explicit
+tracking URI (no fluent "active run", no `MLFLOW_RUN_ID`), in batches: one `log_batch` per 1000
+values. Every param and tag is scrubbed of credentials here, on its way out.
 """
 
 from __future__ import annotations
 
-import fcntl
+import functools
 import os
-import signal
-import threading
 import time
 from collections import Counter
-from contextlib import contextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from mlflow.entities import Metric, Param, RunTag
+from mlflow.entities import Metric, Param, Run, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from harness.redact import has_credentials, scrub
-from harness.store import FAILED, FINISHED, KILLED, Tags, sqlite_path, sweep_jobs_filter
+from harness.tracking.guards import exclusive_lock, interrupts_held
+from harness.tracking.redact import has_credentials, scrub
+from harness.tracking.store import FAILED, FINISHED, KILLED, Tags, sqlite_path, sweep_jobs_filter
 
 BATCH_LIMIT = 1000  # metrics per log_batch request (MLflow's limit)
 PARAM_BATCH_LIMIT = 100
@@ -94,6 +94,40 @@ class Tracker:
     def log_artifacts(self, run_id: str, directory: Path) -> None:
         self.client.log_artifacts(run_id, str(directory))
 
+    def log_artifact(self, run_id: str, path: Path, artifact_path: str | None = None) -> None:
+        self.client.log_artifact(run_id, str(path), artifact_path=artifact_path)
+
+    # Reads: the report and the notebooks see the store only through these.
+
+    def find_experiment_id(self, name: str) -> str | None:
+        """The experiment's id, or None when the store has no such experiment (nothing is created)."""
+        experiment = self.client.get_experiment_by_name(name)
+        return experiment.experiment_id if experiment is not None else None
+
+    def experiment_names(self) -> list[str]:
+        return [experiment.name for experiment in self.client.search_experiments()]
+
+    def search_runs(
+        self, experiment_id: str, filter_string: str, newest_first: bool = False
+    ) -> Iterator[Run]:
+        """Every run matching the filter, page after page."""
+        order_by = ["attributes.start_time DESC"] if newest_first else None
+        page_token = None
+        while True:
+            page = self.client.search_runs(
+                [experiment_id], filter_string, order_by=order_by, max_results=1000, page_token=page_token
+            )
+            yield from page
+            page_token = page.token
+            if not page_token:
+                return
+
+    def metric_history(self, run_id: str, key: str) -> list[Metric]:
+        return self.client.get_metric_history(run_id, key)
+
+    def download_artifact(self, run_id: str, path: str, into: Path) -> Path:
+        return Path(self.client.download_artifacts(run_id, path, str(into)))
+
     def end(self, run_id: str, status: str, tags: dict[str, Any] | None = None) -> None:
         if tags:
             self.set_tags(run_id, tags)
@@ -127,6 +161,13 @@ class Tracker:
         )
 
 
+
+@functools.cache
+def open_store(tracking_uri: str) -> Tracker:
+    """The process's one gateway to the store at `tracking_uri`."""
+    return Tracker(tracking_uri)
+
+
 class LossStream:
     """Sends a growing loss curve to a run: what is new since the last send, at most every FLUSH_SECONDS."""
 
@@ -151,28 +192,3 @@ class LossStream:
                 self.client.log_batch(self.run_id, metrics=chunk, synchronous=True)
                 self.sent += len(chunk)
         self.last_flush = time.monotonic()
-
-
-@contextmanager
-def exclusive_lock(path: Path):
-    """Hold an exclusive `flock` on `path` (created, with its directory, if missing) for the block."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as file:
-        fcntl.flock(file, fcntl.LOCK_EX)  # released when the file is closed, or its process ends
-        yield
-
-
-@contextmanager
-def interrupts_held():
-    """Hold Ctrl-C until the block is done, then act on it as the previous handler would (main thread)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if caught and callable(previous):
-        previous(signal.SIGINT, None)

@@ -15,16 +15,25 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from harness.artifacts import result_metrics, write_artifacts
-from harness.config import config_hash, flatten, task_config
-from harness.progress import StepProgress
-from harness.redact import scrub_text
-from harness.store import Tags, where_to_look
-from harness.sweep_context import SweepContext, new_sweep_id
-from harness.sweep_plan import run_name, set_keys
-from harness.tracking import FAILED, FINISHED, INTERRUPTED, KILLED, LossStream, Tracker
-from harness.training import TrainResult, train
-from harness.validation import validate
+from harness.runner.artifacts import result_metrics, write_artifacts
+from harness.runner.config import config_hash, flatten, task_config
+from harness.runner.progress import StepProgress
+from harness.runner.sweep_context import SweepContext, new_sweep_id
+from harness.runner.sweep_plan import run_name, set_keys
+from harness.runner.training import TrainResult, train
+from harness.runner.validation import validate
+from harness.tracking import (
+    FAILED,
+    FINISHED,
+    INTERRUPTED,
+    KILLED,
+    LossStream,
+    Tags,
+    Tracker,
+    open_store,
+    scrub_text,
+    where_to_look,
+)
 
 log = logging.getLogger("harness")
 
@@ -53,7 +62,7 @@ def run_job(cfg: DictConfig) -> str | None:
     validate(task, overrides)
     context = job_context(overrides)
     tracking_uri = context.resolved_tracking_uri()
-    tracker = Tracker(tracking_uri)
+    tracker = open_store(tracking_uri)
     experiment_id = context.experiment_id or tracker.experiment_id(task["experiment"])
     name = run_name(task, context.swept_keys)
     digest = config_hash(task)

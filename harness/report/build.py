@@ -1,39 +1,33 @@
-"""From a sweep to an answer: `python -m harness.report [--experiment E] [--sweep ID|latest] [--out DIR]`.
+"""From a sweep to an answer: the report's files, built from what `harness.report.data` reads.
 
 Writes DIR/<sweep>/report.html (self-contained), report.md, runs.csv, summary.csv and the PNGs,
-prints the summary and the paths, and logs the files under `report/` of the sweep's parent run.
+and logs the files under `report/` of the sweep's parent run.
 The notebooks use the same API: `load_runs`, `load_curves`, `summarize`.
 """
 
 from __future__ import annotations
 
-import argparse
 import io
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
-from mlflow import MlflowClient
 
-from harness.redact import scrub_text
-from harness.report_data import (
+from harness.report.data import (
     LATEST,
     SEED_KEY,
     ReportError,
     Sweep,
     find_sweep,
     format_value,
-    load_curves,
     load_fit,
-    load_runs,
     sweep_curves,
     sweep_runs,
 )
-from harness.report_figures import fit_figure, heatmap_figure, loss_curves_figure, sensitivity_figure
-from harness.report_render import (
+from harness.report.figures import fit_figure, heatmap_figure, loss_curves_figure, sensitivity_figure
+from harness.report.render import (
     ReportFigure,
     ReportPage,
     display_failures,
@@ -42,20 +36,8 @@ from harness.report_render import (
     render_html,
     render_markdown,
 )
-from harness.report_summary import RANK_METRIC, best_and_worst_runs, curve_bands, failures, summarize
-from harness.store import FINISHED, where_to_look
-
-__all__ = [
-    "ReportError",
-    "ReportFiles",
-    "build_report",
-    "find_sweep",
-    "load_curves",
-    "load_runs",
-    "main",
-    "summarize",
-    "write_report",
-]
+from harness.report.summary import RANK_METRIC, best_and_worst_runs, curve_bands, failures, summarize
+from harness.tracking import FINISHED, open_store, scrub_text
 
 ARTIFACT_DIR = "report"
 FIGURE_DPI = 80
@@ -208,9 +190,9 @@ def build_report(found: Sweep, out_dir: str | Path = "reports") -> ReportFiles:
     runs.to_csv(files.runs_csv, index=False)
     summary.to_csv(files.summary_csv, index=False)
     if found.root_run_id:
-        client = MlflowClient(tracking_uri=found.tracking_uri)
+        store = open_store(found.tracking_uri)
         for path in files.paths:
-            client.log_artifact(found.root_run_id, str(path), artifact_path=ARTIFACT_DIR)
+            store.log_artifact(found.root_run_id, path, artifact_path=ARTIFACT_DIR)
     return files
 
 
@@ -222,41 +204,3 @@ def write_report(
 ) -> Path:
     """The runner's entry (docs/contracts.md): write the report and return the path of report.html."""
     return build_report(find_sweep(experiment, sweep, tracking_uri), out_dir).html
-
-
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m harness.report",
-        description="Write the report of one sweep (HTML, Markdown, CSV, PNG) and log it to its parent run.",
-    )
-    parser.add_argument("--experiment", help="MLflow experiment (default: the runner's, autograd-mlp)")
-    parser.add_argument("--sweep", default=LATEST, help="sweep id, or `latest` (default)")
-    parser.add_argument("--out", default="reports", help="directory of the reports (default: reports)")
-    parser.add_argument(
-        "--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI, else ./mlflow.db)"
-    )
-    return parser.parse_args(argv)
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        files = build_report(find_sweep(args.experiment, args.sweep, args.tracking_uri), args.out)
-    except ReportError as error:
-        print(f"harness.report: {error}", file=sys.stderr)
-        return 2
-    print(f"Sweep {files.sweep.sweep_id} ({files.sweep.experiment}): one row per setting, best first")
-    print(files.summary.to_string(index=False))
-    print(files.verdict)
-    print()
-    for path in files.paths:
-        print(f"wrote {path}")
-    if files.logged_to_run:
-        look = where_to_look(files.sweep.tracking_uri)
-        print(f"logged to MLflow run {files.logged_to_run} under {ARTIFACT_DIR}/: {look}")
-    print(f"open {files.html.resolve().as_uri()}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

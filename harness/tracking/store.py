@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from harness.redact import scrub_text
+from harness.tracking.redact import scrub_text
 
 DEFAULT_EXPERIMENT = "autograd-mlp"
 

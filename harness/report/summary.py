@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from harness.plots import smooth
-from harness.report_data import SEED_KEY
-from harness.store import FINISHED
+from harness.curves import smooth
+from harness.report.data import SEED_KEY
+from harness.tracking import FINISHED
 
 SUMMARY_METRICS = ["final_loss", "eval_mse"]
 RANK_METRIC = "eval_mse"

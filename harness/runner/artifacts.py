@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 from omegaconf import OmegaConf
 
-from harness.plots import plot_fit, plot_loss
-from harness.redact import scrub
-from harness.training import TrainResult
+from harness.runner.plots import plot_fit, plot_loss
+from harness.runner.training import TrainResult
+from harness.tracking import scrub
 
 
 def write_artifacts(result: TrainResult, task: dict[str, Any], title: str, directory: Path) -> list[Path]:

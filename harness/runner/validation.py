@@ -15,8 +15,8 @@ from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBase
 
 from engine.nn import INITS
 from engine.optim import OPTIMIZERS
-from harness.config import Config, flatten
-from harness.targets import TARGETS
+from harness.runner.config import Config, flatten
+from harness.runner.targets import TARGETS
 
 
 class ConfigError(ValueError):

@@ -1,6 +1,6 @@
 """Read one sweep out of the MLflow store into pandas: a row per run, the loss curves, the fitted curves.
 
-The layout read here is the one `harness/tracking.py` writes (docs/contracts.md): a parent run
+The layout read here is the one the gateway (`harness.tracking`) writes (docs/contracts.md): a parent run
 tagged `role=sweep` and one child per job, or a single job run with no parent.
 """
 
@@ -8,17 +8,24 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from mlflow import MlflowClient
 from mlflow.entities import Run
 from mlflow.exceptions import MlflowException
 
-from harness.redact import scrub_text
-from harness.store import DEFAULT_EXPERIMENT, Tags, resolve_tracking_uri, sqlite_path, sweep_jobs_filter
+from harness.tracking import (
+    DEFAULT_EXPERIMENT,
+    Tags,
+    Tracker,
+    open_store,
+    resolve_tracking_uri,
+    scrub_text,
+    sqlite_path,
+    sweep_jobs_filter,
+)
 
 LATEST = "latest"
 SEED_KEY = "seed"
@@ -71,49 +78,32 @@ def setting_columns(swept_keys: list[str], param_names: set[str]) -> tuple[str, 
     return tuple(columns)
 
 
-def open_client(tracking_uri: str | None = None) -> tuple[MlflowClient, str]:
-    """A client on the store the runner writes to; refuses to create an empty sqlite store by reading it."""
+def open_reader(tracking_uri: str | None = None) -> tuple[Tracker, str]:
+    """The gateway on the runner's store; refuses to create an empty sqlite store by reading it."""
     uri = tracking_uri or resolve_tracking_uri()
     database = sqlite_path(uri)
     if database is not None and not database.exists():
         raise ReportError(f"no MLflow store at {database}: run `python -m harness.run` first")
-    return MlflowClient(tracking_uri=uri), uri
-
-
-def search_runs(
-    client: MlflowClient, experiment_id: str, filter_string: str, newest_first: bool = False
-) -> Iterator[Run]:
-    """Every run matching the filter, page after page."""
-    order_by = ["attributes.start_time DESC"] if newest_first else None
-    page_token = None
-    while True:
-        page = client.search_runs(
-            [experiment_id], filter_string, order_by=order_by, max_results=1000, page_token=page_token
-        )
-        yield from page
-        page_token = page.token
-        if not page_token:
-            return
+    return open_store(uri), uri
 
 
 def find_sweep(experiment: str | None = None, sweep: str = LATEST, tracking_uri: str | None = None) -> Sweep:
     """Resolve `experiment` (default: the runner's) and `sweep` (an id, or `latest`) to a `Sweep`."""
-    client, uri = open_client(tracking_uri)
+    store, uri = open_reader(tracking_uri)
     experiment = experiment or DEFAULT_EXPERIMENT
-    found = client.get_experiment_by_name(experiment)
-    store = scrub_text(uri)  # a server's URI may carry credentials: never shown
-    if found is None:
-        names = [e.name for e in client.search_experiments()]
+    experiment_id = store.find_experiment_id(experiment)
+    shown = scrub_text(uri)  # a server's URI may carry credentials: never shown
+    if experiment_id is None:
+        names = store.experiment_names()
         if set(names) <= {"Default"}:
-            raise ReportError(f"the store {store} holds no experiment yet: run `python -m harness.run` first")
-        raise ReportError(f"no experiment {experiment!r} in {store}; experiments: {', '.join(sorted(names))}")
-    experiment_id = found.experiment_id
-    sweep_id = latest_sweep_id(client, experiment_id) if sweep in (None, LATEST) else sweep
+            raise ReportError(f"the store {shown} holds no experiment yet: run `python -m harness.run` first")
+        raise ReportError(f"no experiment {experiment!r} in {shown}; experiments: {', '.join(sorted(names))}")
+    sweep_id = latest_sweep_id(store, experiment_id) if sweep in (None, LATEST) else sweep
     if sweep_id is None:
         raise ReportError(f"experiment {experiment!r} has no runs yet: run `python -m harness.run` first")
-    runs = list(search_runs(client, experiment_id, f"tags.{Tags.SWEEP_ID} = '{sweep_id}'"))
+    runs = list(store.search_runs(experiment_id, f"tags.{Tags.SWEEP_ID} = '{sweep_id}'"))
     if not runs:
-        recent = ", ".join(recent_sweep_ids(client, experiment_id)) or "none"
+        recent = ", ".join(recent_sweep_ids(store, experiment_id)) or "none"
         raise ReportError(f"no sweep {sweep_id!r} in experiment {experiment!r}; recent sweeps: {recent}")
     root = root_run(runs)
     tags = (root or runs[0]).data.tags
@@ -138,22 +128,22 @@ def root_run(runs: list[Run]) -> Run | None:
     return runs[0] if len(runs) == 1 else None
 
 
-def latest_sweep_id(client: MlflowClient, experiment_id: str) -> str | None:
+def latest_sweep_id(store: Tracker, experiment_id: str) -> str | None:
     """The newest parent run's sweep, unless a single run (a job with no parent) started after it."""
-    newest_parent = next(search_runs(client, experiment_id, f"tags.{Tags.ROLE} = 'sweep'", True), None)
+    newest_parent = next(store.search_runs(experiment_id, f"tags.{Tags.ROLE} = 'sweep'", True), None)
     newer_jobs = f"tags.{Tags.ROLE} = 'job'"
     if newest_parent is not None:
         newer_jobs += f" and attributes.start_time > {newest_parent.info.start_time}"
-    for job in search_runs(client, experiment_id, newer_jobs, newest_first=True):
+    for job in store.search_runs(experiment_id, newer_jobs, newest_first=True):
         if Tags.PARENT_RUN_ID not in job.data.tags:
             return job.data.tags.get(Tags.SWEEP_ID)
     return newest_parent.data.tags.get(Tags.SWEEP_ID) if newest_parent else None
 
 
-def recent_sweep_ids(client: MlflowClient, experiment_id: str) -> list[str]:
+def recent_sweep_ids(store: Tracker, experiment_id: str) -> list[str]:
     """The ids of the most recent sweeps, newest first, for an error message."""
     ids: list[str] = []
-    for run in search_runs(client, experiment_id, "", newest_first=True):
+    for run in store.search_runs(experiment_id, "", newest_first=True):
         sweep_id = run.data.tags.get(Tags.SWEEP_ID)
         if sweep_id and sweep_id not in ids:
             ids.append(sweep_id)
@@ -220,18 +210,18 @@ def param_names(runs: list[Run]) -> set[str]:
 
 def sweep_runs(sweep: Sweep) -> pd.DataFrame:
     """The job runs of a resolved sweep (its parent run is not a job and is left out)."""
-    client, _ = open_client(sweep.tracking_uri)
-    jobs = search_runs(client, sweep.experiment_id, sweep_jobs_filter(sweep.sweep_id))
+    store, _ = open_reader(sweep.tracking_uri)
+    jobs = store.search_runs(sweep.experiment_id, sweep_jobs_filter(sweep.sweep_id))
     return runs_frame(list(jobs), sweep.setting_keys)
 
 
 def sweep_curves(sweep: Sweep, runs: pd.DataFrame, metric: str = "loss") -> pd.DataFrame:
     """Each run's `metric` history in long format: run_id, setting, seed, step, and the value."""
-    client, _ = open_client(sweep.tracking_uri)
+    store, _ = open_reader(sweep.tracking_uri)
     points = [
         (run_id, point.step, point.value)
         for run_id in runs["run_id"]
-        for point in client.get_metric_history(run_id, metric)
+        for point in store.metric_history(run_id, metric)
     ]
     curves = pd.DataFrame(points, columns=["run_id", "step", metric])
     labels = runs[["run_id", "setting", SEED_KEY, *sweep.setting_keys]]
@@ -240,10 +230,10 @@ def sweep_curves(sweep: Sweep, runs: pd.DataFrame, metric: str = "loss") -> pd.D
 
 def load_fit(tracking_uri: str, run_id: str) -> dict[str, np.ndarray] | None:
     """The run's `fit.npz` (x, y_pred, y_target), or None when the run logged none."""
-    client, _ = open_client(tracking_uri)
+    store, _ = open_reader(tracking_uri)
     with tempfile.TemporaryDirectory() as scratch:
         try:
-            path = client.download_artifacts(run_id, "fit.npz", scratch)
+            path = store.download_artifact(run_id, "fit.npz", Path(scratch))
         except (MlflowException, OSError):
             return None
         with np.load(path) as arrays:

@@ -16,9 +16,9 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from harness import sweep_plan
-from harness.store import FINISHED, KILLED, Tags, resolve_tracking_uri, where_to_look
-from harness.sweep_context import SweepContext, new_sweep_id
+from harness.runner import sweep_plan
+from harness.runner.sweep_context import SweepContext, new_sweep_id
+from harness.tracking import FINISHED, KILLED, Tags, resolve_tracking_uri, where_to_look
 
 log = logging.getLogger("harness")
 
@@ -65,12 +65,12 @@ def end_active_sweep(status: str) -> None:
 
 class MlflowSweepCallback(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        from harness.tracking import Tracker
+        from harness.tracking import open_store
 
         arguments = sweep_plan.sweep_arguments(config)
         keys = sweep_plan.swept_keys(arguments)
         tracking_uri = resolve_tracking_uri()
-        tracker = Tracker(tracking_uri)
+        tracker = open_store(tracking_uri)
         experiment_id = tracker.experiment_id(config.experiment)
         context = SweepContext(new_sweep_id(), experiment_id, None, keys, tracking_uri)
         tags = context.run_tags(Tags.ROLE_SWEEP, list(config.hydra.overrides.task))

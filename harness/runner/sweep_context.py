@@ -13,9 +13,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from harness.provenance import git_commit
-from harness.redact import has_credentials
-from harness.store import Tags, resolve_tracking_uri
+from harness.runner.provenance import git_commit
+from harness.tracking import Tags, has_credentials, resolve_tracking_uri
 
 FILE_NAME = "mlflow_sweep.json"
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from harness.report_data import SEED_KEY
-from harness.report_summary import RANK_METRIC, SUMMARY_METRICS
+from harness.report.data import SEED_KEY
+from harness.report.summary import RANK_METRIC, SUMMARY_METRICS
 
 MISSING = "–"
 STYLE = """

@@ -1,0 +1,20 @@
+"""The report: a sweep read from the store (through the gateway) into pandas, then HTML, Markdown, CSV
+and figures. `python -m harness.report` is `harness.report.cli`; the runner starts it through
+`write_report` only."""
+
+from harness.report.build import ReportFiles, build_report, write_report
+from harness.report.cli import main
+from harness.report.data import ReportError, find_sweep, load_curves, load_runs
+from harness.report.summary import summarize
+
+__all__ = [
+    "ReportError",
+    "ReportFiles",
+    "build_report",
+    "find_sweep",
+    "load_curves",
+    "load_runs",
+    "main",
+    "summarize",
+    "write_report",
+]

@@ -1,0 +1,46 @@
+"""`python -m harness.report [--experiment E] [--sweep ID|latest] [--out DIR]`: write a sweep's report,
+print its summary and where every file went."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from harness.report.build import ARTIFACT_DIR, build_report
+from harness.report.data import LATEST, ReportError, find_sweep
+from harness.tracking import where_to_look
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m harness.report",
+        description="Write the report of one sweep (HTML, Markdown, CSV, PNG) and log it to its parent run.",
+    )
+    parser.add_argument("--experiment", help="MLflow experiment (default: the runner's, autograd-mlp)")
+    parser.add_argument("--sweep", default=LATEST, help="sweep id, or `latest` (default)")
+    parser.add_argument("--out", default="reports", help="directory of the reports (default: reports)")
+    parser.add_argument(
+        "--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI, else ./mlflow.db)"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        files = build_report(find_sweep(args.experiment, args.sweep, args.tracking_uri), args.out)
+    except ReportError as error:
+        print(f"harness.report: {error}", file=sys.stderr)
+        return 2
+    print(f"Sweep {files.sweep.sweep_id} ({files.sweep.experiment}): one row per setting, best first")
+    print(files.summary.to_string(index=False))
+    print(files.verdict)
+    print()
+    for path in files.paths:
+        print(f"wrote {path}")
+    if files.logged_to_run:
+        look = where_to_look(files.sweep.tracking_uri)
+        print(f"logged to MLflow run {files.logged_to_run} under {ARTIFACT_DIR}/: {look}")
+    print(f"open {files.html.resolve().as_uri()}")
+    return 0
+

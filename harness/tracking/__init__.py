@@ -1,0 +1,37 @@
+"""The gateway to MLflow: every write and read of the store goes through here (`open_store`).
+
+Outside this package, import from `harness.tracking` only.
+"""
+
+from harness.tracking.gateway import INTERRUPTED, LossStream, Tracker, open_store
+from harness.tracking.redact import has_credentials, scrub, scrub_text
+from harness.tracking.store import (
+    DEFAULT_EXPERIMENT,
+    FAILED,
+    FINISHED,
+    KILLED,
+    Tags,
+    resolve_tracking_uri,
+    sqlite_path,
+    sweep_jobs_filter,
+    where_to_look,
+)
+
+__all__ = [
+    "DEFAULT_EXPERIMENT",
+    "FAILED",
+    "FINISHED",
+    "INTERRUPTED",
+    "KILLED",
+    "LossStream",
+    "Tags",
+    "Tracker",
+    "has_credentials",
+    "open_store",
+    "resolve_tracking_uri",
+    "scrub",
+    "scrub_text",
+    "sqlite_path",
+    "sweep_jobs_filter",
+    "where_to_look",
+]
