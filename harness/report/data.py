@@ -69,7 +69,8 @@ class Sweep:
 
 def setting_columns(swept_keys: list[str], param_names: set[str]) -> tuple[str, ...]:
     """The params that make a setting: every swept key but the seed (averaged over). A swept config
-    group (`optimizer=adam,sgd`) is told apart by its `name` param (`optimizer.name`)."""
+    group (`optimizer=adam,sgd`) is its own param (`optimizer`); runs recorded before groups were
+    params are told apart by `optimizer.name`."""
     columns = []
     for key in swept_keys:
         if key == SEED_KEY:

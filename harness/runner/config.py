@@ -14,21 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import MISSING, DictConfig, OmegaConf
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONF_DIR = REPO_ROOT / "conf"
 SWEEPS_DIR = REPO_ROOT / "sweeps"
 
+# The config groups: one option each, chosen on the command line as `optimizer=adamw`.
+GROUPS = ("optimizer", "init", "target")
+
 # Keys that say where and how a run is recorded, not what it computes: left out of the config hash.
 BOOKKEEPING_KEYS = ("experiment", "resume", "report")
-
-
-@dataclass
-class OptimizerConfig:
-    name: str = "seed_adamw"
-    eps: float = 1e-8  # seed_adamw, adamw, adam
-    momentum: float = 0.0  # sgd
 
 
 @dataclass
@@ -43,7 +39,9 @@ class TargetConfig:
 
 @dataclass
 class Config:
-    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    # An optimizer option names its class (`_target_`, partial) with only the arguments it takes; the
+    # job instantiates it on the model's parameters. Its lr, betas and weight_decay are `${lr}`, ...
+    optimizer: Any = MISSING
     init: InitConfig = field(default_factory=InitConfig)
     target: TargetConfig = field(default_factory=TargetConfig)
     lr: float = 1e-3
@@ -86,6 +84,23 @@ def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             flat[name] = value
     return flat
+
+
+def run_params(task: dict[str, Any], choices: dict[str, str]) -> dict[str, Any]:
+    """What a run records as params: every value, flattened (`init.name` aside), each config group as
+    its option's name (`optimizer=adamw`) beside the option's own settings (`optimizer.eps`), without
+    its `_target_`/`_partial_` or the top-level values it takes (`optimizer.lr` is `lr`)."""
+    params = {}
+    for key, value in task.items():
+        if key in GROUPS:
+            params[key] = choices.get(key) or value.get("name")
+            own = {k: v for k, v in value.items() if not k.startswith("_") and k != "name" and k not in task}
+            params.update(flatten(own, f"{key}."))
+        elif isinstance(value, dict):
+            params.update(flatten(value, f"{key}."))
+        else:
+            params[key] = value
+    return params
 
 
 def config_hash(data: dict[str, Any]) -> str:

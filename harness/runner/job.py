@@ -16,7 +16,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from harness.runner.artifacts import result_metrics, write_artifacts
-from harness.runner.config import config_hash, flatten, task_config
+from harness.runner.config import config_hash, run_params, task_config
 from harness.runner.progress import StepProgress
 from harness.runner.sweep_context import SweepContext, new_sweep_id
 from harness.runner.sweep_plan import run_name, set_keys
@@ -64,14 +64,15 @@ def run_job(cfg: DictConfig) -> str | None:
     tracking_uri = context.resolved_tracking_uri()
     tracker = open_store(tracking_uri)
     experiment_id = context.experiment_id or tracker.experiment_id(task["experiment"])
-    name = run_name(task, context.swept_keys)
+    params = run_params(task, HydraConfig.get().runtime.choices)
+    name = run_name(params, context.swept_keys)
     digest = config_hash(task)
     if task["resume"] and (previous := tracker.find_finished(experiment_id, digest)):
         log.info("skip %s: an identical config already FINISHED in run %s", name, previous)
         return None
 
     log.info("start %s (overrides: %s)", name, " ".join(overrides) or "none")
-    run_id = tracker.start_run(experiment_id, name, job_tags(context, overrides, digest), flatten(task))
+    run_id = tracker.start_run(experiment_id, name, job_tags(context, overrides, digest), params)
     stream = LossStream(tracker, run_id)
     progress = StepProgress(name, task["steps"])
 

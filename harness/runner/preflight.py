@@ -59,7 +59,10 @@ def check_command_line(argv: list[str]) -> int:
 def _check_sweep(compose: Callable[[list[str]], DictConfig], axes: dict[str, list[str]]) -> None:
     first_job = [values[0] for values in axes.values()]
     first = _check(lambda: compose(first_job), first_job)
-    typed_first = OmegaConf.merge(OmegaConf.structured(Config), task_config(first))
+    # Unresolved, so that `optimizer.lr: ${lr}` follows a changed `lr` as it does in a composed job.
+    unresolved = OmegaConf.to_container(first, resolve=False)
+    unresolved.pop("hydra", None)
+    typed_first = OmegaConf.merge(OmegaConf.structured(Config), unresolved)
     for key, values in axes.items():
         for value in values[1:]:
             job = [value if k == key else v[0] for k, v in axes.items()]
@@ -96,5 +99,5 @@ def _read(load, overrides: list[str]):
 
 def _check(load, overrides: list[str]) -> DictConfig:
     cfg = _read(load, overrides)
-    validate(task_config(cfg), overrides)
+    validate(_read(lambda: task_config(cfg), overrides), overrides)
     return cfg

@@ -8,7 +8,6 @@ listed here are the jobs Hydra launches.
 from __future__ import annotations
 
 import itertools
-import json
 from typing import Any
 
 from hydra.core.global_hydra import GlobalHydra
@@ -83,19 +82,6 @@ def set_keys(arguments: list[str]) -> list[str]:
     return list(dict.fromkeys(keys))
 
 
-def display_value(value: Any) -> str:
-    """`0.001`, `[0.9, 0.999]`, or a group's option name (`adam` for the `optimizer` group)."""
-    if isinstance(value, dict):
-        return str(value.get("name", json.dumps(value, sort_keys=True)))
-    return str(value)
-
-
-def run_name(task: dict[str, Any], keys: list[str]) -> str:
-    """`lr=0.001 width=64 seed=0` from the resolved values of `keys`; `default` when there are none."""
-    parts = []
-    for key in keys:
-        value: Any = task
-        for part in key.split("."):
-            value = value.get(part) if isinstance(value, dict) else None
-        parts.append(f"{key}={display_value(value)}")
-    return " ".join(parts) or "default"
+def run_name(params: dict[str, Any], keys: list[str]) -> str:
+    """`lr=0.001 optimizer=adamw seed=0`: the run's params (`run_params`) of `keys`; `default` if none."""
+    return " ".join(f"{key}={params.get(key)}" for key in keys) or "default"

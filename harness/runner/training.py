@@ -8,7 +8,6 @@ once. The evaluation uses the seed post's plot grid: 200 points from -1 in steps
 
 from __future__ import annotations
 
-import inspect
 import math
 import time
 from collections.abc import Callable
@@ -16,10 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from hydra.utils import instantiate
 
 from engine import Constant, Mean, Square, Variable
 from engine.nn import MLP
-from engine.optim import OPTIMIZERS
 from harness.runner.targets import TARGETS
 
 EVAL_X = (np.arange(200) / 100.0 - 1.0).reshape(-1, 1)  # the seed's x_test_vals
@@ -64,16 +63,8 @@ def build_model(task: dict[str, Any], rng: np.random.Generator) -> MLP:
 
 
 def build_optimizer(task: dict[str, Any], parameters):
-    """The optimizer named in the config, given every config value its constructor accepts."""
-    optimizer_class = OPTIMIZERS[task["optimizer"]["name"]]
-    offered = {
-        "lr": task["lr"],
-        "weight_decay": task["weight_decay"],
-        "betas": tuple(task["betas"]),
-        **{k: v for k, v in task["optimizer"].items() if k != "name"},
-    }
-    accepted = inspect.signature(optimizer_class).parameters
-    return optimizer_class(parameters, **{k: v for k, v in offered.items() if k in accepted})
+    """The optimizer the config's `optimizer` option names (`_target_`, partial), on `parameters`."""
+    return instantiate(task["optimizer"])(parameters)
 
 
 def train(task: dict[str, Any], on_progress: ProgressCallback | None = None) -> TrainResult:

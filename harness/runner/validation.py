@@ -5,17 +5,22 @@ refusal: `error: lr=-1 is not allowed: lr must be a number > 0`.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from hydra.errors import MissingConfigException, OverrideParseException
 from omegaconf import OmegaConf
-from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
+from omegaconf.errors import (
+    ConfigAttributeError,
+    ConfigKeyError,
+    InterpolationKeyError,
+    OmegaConfBaseException,
+)
 
 from engine.nn import INITS
-from engine.optim import OPTIMIZERS
-from harness.runner.config import Config, flatten
+from harness.runner.config import CONF_DIR, Config, flatten
 from harness.runner.targets import TARGETS
 
 
@@ -66,7 +71,6 @@ RULES = {
         Rule("steps", "an integer >= 1", lambda v: v >= 1),
         Rule("batch_size", "an integer >= 1", lambda v: v >= 1),
         Rule("seed", "an integer >= 0", lambda v: v >= 0),
-        _choice("optimizer.name", OPTIMIZERS),
         Rule("optimizer.eps", "a number > 0", _positive),
         Rule("optimizer.momentum", "a number in [0, 1)", _fraction),
         _choice("init.name", INITS),
@@ -77,7 +81,8 @@ RULES = {
     )
 }
 
-KNOWN_KEYS = sorted(flatten(OmegaConf.to_container(OmegaConf.structured(Config))))
+# The optimizer option's own keys vary with the option (Hydra refuses keys an option does not have).
+KNOWN_KEYS = sorted(set(flatten(OmegaConf.to_container(OmegaConf.structured(Config)))) - {"optimizer"})
 
 
 def refusal(key: str, shown_value: str, reason: str | None = None) -> str:
@@ -86,8 +91,18 @@ def refusal(key: str, shown_value: str, reason: str | None = None) -> str:
     return f"{key}={shown_value} is not allowed: {why}"
 
 
+def _optimizer_settings() -> str:
+    """`optimizer.eps (adam, adamw, seed_adamw), optimizer.momentum (sgd)`: each option's own keys."""
+    options: dict[str, list[str]] = {}
+    for path in sorted((CONF_DIR / "optimizer").glob("*.yaml")):
+        for key in OmegaConf.load(path):
+            if not str(key).startswith("_") and key not in KNOWN_KEYS:
+                options.setdefault(f"optimizer.{key}", []).append(path.stem)
+    return ", ".join(f"{key} ({', '.join(names)})" for key, names in options.items())
+
+
 def unknown_key() -> str:
-    return "no such key; the keys are " + ", ".join(KNOWN_KEYS)
+    return f"no such key; the keys are {', '.join(KNOWN_KEYS)}, {_optimizer_settings()}"
 
 
 def typed_value(key: str, overrides: list[str], fallback: Any) -> str:
@@ -102,7 +117,8 @@ def typed_value(key: str, overrides: list[str], fallback: Any) -> str:
 def validate(task: dict[str, Any], overrides: list[str] = ()) -> None:
     """Raise ConfigError naming the first key whose value is not allowed."""
     flat = flatten(task)
-    if unknown := sorted(flat.keys() - set(KNOWN_KEYS)):
+    optimizer_keys = {k for k in flat if k.startswith("optimizer.")}
+    if unknown := sorted(flat.keys() - set(KNOWN_KEYS) - optimizer_keys):
         key = unknown[0]
         raise ConfigError(refusal(key, typed_value(key, list(overrides), flat[key]), unknown_key()))
     if missing := sorted(set(KNOWN_KEYS) - flat.keys()):
@@ -110,6 +126,10 @@ def validate(task: dict[str, Any], overrides: list[str] = ()) -> None:
     for key, rule in RULES.items():
         if key in flat and not rule.check(flat[key]):
             raise ConfigError(refusal(key, typed_value(key, list(overrides), flat[key])))
+    for key, value in task["optimizer"].items():
+        if key in task and value != task[key]:  # `optimizer.lr` is `${lr}`: one value, set one way
+            shown = typed_value(f"optimizer.{key}", list(overrides), value)
+            raise ConfigError(refusal(f"optimizer.{key}", shown, f"optimizer.{key} follows {key}: set {key}"))
 
 
 def explain_hydra_error(error: Exception, overrides: list[str]) -> str:
@@ -119,6 +139,8 @@ def explain_hydra_error(error: Exception, overrides: list[str]) -> str:
         options = ", ".join(sorted(error.options or ()))
         return refusal(group, option, f"{group} must be one of {options}")
     cause = error.__cause__ if isinstance(error.__cause__, OmegaConfBaseException) else error
+    if isinstance(cause, InterpolationKeyError) and (removed := re.search(r"key '([^']+)'", str(cause))):
+        return f"{removed[1]} is required: it cannot be removed"  # `~lr`, which `optimizer.lr` follows
     full_key = getattr(cause, "full_key", None)
     if isinstance(cause, ConfigAttributeError | ConfigKeyError) and full_key:
         return refusal(full_key, typed_value(full_key, overrides, "?"), unknown_key())

@@ -22,11 +22,12 @@ STEPS = 60  # steps per job in the end-to-end runs: enough for a curve, quick
 
 @pytest.fixture
 def compose_config():
-    """`compose_config("lr=0.1", ...)`: the real conf/ composed with these overrides."""
+    """`compose_config("lr=0.1", ...)`: the real conf/ composed with these overrides, Hydra's own node
+    included (`cfg.hydra.runtime.choices` names each group's option, as in a job)."""
 
     def _compose(*overrides: str):
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-            return compose(config_name="config", overrides=list(overrides))
+            return compose(config_name="config", overrides=list(overrides), return_hydra_config=True)
 
     return _compose
 

@@ -55,7 +55,7 @@ def test_a_named_sweep_runs_by_name_and_the_command_line_narrows_it(run_harness,
         "optimizer=adam",
         "optimizer=sgd",
     }
-    assert {run.data.params["init.name"] for run in children} == {"kaiming"}
+    assert {run.data.params["init"] for run in children} == {"kaiming"}
     assert parent.data.tags[Tags.OVERRIDES] == "sweeps=optimizers seed=0 steps=30 report=false"
 
 

@@ -51,8 +51,8 @@ def test_each_run_has_every_resolved_config_value_as_a_param(grid):
     params = run.data.params
     assert params["lr"] == "0.01" and params["width"] == "16" and params["steps"] == str(STEPS)
     assert params["betas"] == "[0.9, 0.9]" and params["weight_decay"] == "0.001"
-    assert params["optimizer.name"] == "seed_adamw" and params["init.name"] == "seed"
-    assert params["target.name"] == "seed" and params["experiment"] == "autograd-mlp"
+    assert params["optimizer"] == "seed_adamw" and params["init"] == "seed"
+    assert params["target"] == "seed" and params["experiment"] == "autograd-mlp"
     assert {"depth", "batch_size", "seed", "negative_slope", "optimizer.eps", "resume", "report"} <= set(
         params
     )
@@ -89,7 +89,8 @@ def test_each_run_has_its_artifacts(grid, tmp_path):
     run = grid.store.by_name()["lr=0.001 width=16"]
     assert grid.store.artifacts(run) == ARTIFACTS
     config = yaml.safe_load(grid.store.download(run, "config.yaml", tmp_path).read_text())
-    assert config["lr"] == 0.001 and config["width"] == 16 and config["optimizer"]["name"] == "seed_adamw"
+    assert config["lr"] == 0.001 and config["width"] == 16
+    assert config["optimizer"]["_target_"] == "engine.optim.SeedAdamW"
     model = np.load(grid.store.download(run, "model.npz", tmp_path))
     assert model["layers.1.weight"].shape == (16, 16)
     fit = np.load(grid.store.download(run, "fit.npz", tmp_path))

@@ -30,9 +30,11 @@ MORE_BAD_INPUT = [
     (["betas=[0.9]"], "betas=[0.9] is not allowed: betas must be two numbers"),
     (["optimizer.eps=0"], "optimizer.eps=0 is not allowed: optimizer.eps must be a number > 0"),
     (
-        ["optimizer.momentum=1"],
+        ["optimizer=sgd", "optimizer.momentum=1"],
         "optimizer.momentum=1 is not allowed: optimizer.momentum must be a number in [0, 1)",
     ),
+    (["optimizer.momentum=0.5"], "optimizer.momentum=0.5 is not allowed: no such key"),
+    (["optimizer.lr=0.5"], "optimizer.lr=0.5 is not allowed: optimizer.lr follows lr: set lr"),
     (["init=zeros"], "init=zeros is not allowed: init must be one of kaiming, seed"),
     (["target.name=nope"], "target.name=nope is not allowed: target.name must be one of"),
     (["resume=maybe"], "resume=maybe is not allowed: resume must be true or false"),
@@ -87,7 +89,7 @@ def test_good_input_passes(argv):
 def test_bad_input_exits_non_zero_with_one_line_and_writes_nothing(run_harness, tmp_path, argv, message):
     refused = run_harness(tmp_path, *argv, uri=None, expect_ok=False)
     assert refused.result.returncode == 2
-    assert refused.result.stderr.strip().splitlines() == [f"error: {refused.result.stderr.strip()[7:]}"]
+    assert len(refused.result.stderr.strip().splitlines()) == 1
     assert refused.result.stderr.startswith(f"error: {message}")
     assert refused.result.stdout == ""
     assert list(tmp_path.iterdir()) == []  # no store, no mlruns/, no Hydra output directory
