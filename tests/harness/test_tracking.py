@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
 
@@ -45,8 +48,35 @@ def test_an_experiment_another_process_created_meanwhile_is_found(tracker, monke
         ("postgresql://user@host/db", None),
     ],
 )
-def test_a_store_is_opened_under_a_file_lock_only_when_it_is_a_sqlite_file(uri, database):
+def test_only_a_sqlite_file_uri_names_a_database_file(uri, database):
     assert tracking.sqlite_path(uri) == database
+
+
+def test_a_fresh_sqlite_store_is_created_only_under_its_file_lock(tmp_path):
+    """While another process holds `mlflow.db.lock`, opening the store waits and creates nothing."""
+    database = tmp_path / "mlflow.db"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(tmp_path / "mlflow.db.lock")], stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout.readline().strip() == "locked"
+    opened = threading.Thread(target=tracking.Tracker, args=(f"sqlite:///{database}",))
+    opened.start()
+    opened.join(timeout=2.0)
+    assert opened.is_alive() and not database.exists()  # waiting on the lock, nothing created
+    holder.stdin = None
+    holder.terminate()  # the lock goes with its process
+    holder.wait(timeout=10)
+    opened.join(timeout=60)
+    assert not opened.is_alive() and database.exists()
+
+
+HOLD_LOCK = """
+import fcntl, sys, time
+with open(sys.argv[1], "a") as file:
+    fcntl.flock(file, fcntl.LOCK_EX)
+    print("locked", flush=True)
+    time.sleep(600)
+"""
 
 
 def test_a_long_curve_arrives_whole_in_batches(tracker, monkeypatch):

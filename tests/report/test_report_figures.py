@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import io
 
+import matplotlib.image as mpimg
+import numpy as np
 import pandas as pd
 
 from harness.report.figures import heatmap_figure, loss_curves_figure, sensitivity_figure
 
 
 def draws(figure) -> bool:
-    figure.savefig(io.BytesIO(), format="png")
-    return True
+    """The figure holds data (lines, bands, cells) and renders to a PNG with more than its background."""
+    if not any(axes.lines or axes.collections or axes.images for axes in figure.axes):
+        return False
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    buffer.seek(0)
+    pixels = mpimg.imread(buffer, format="png")
+    return pixels.size > 0 and len(np.unique(pixels.reshape(-1, pixels.shape[-1]), axis=0)) > 2
 
 
 def test_a_loss_on_its_way_to_overflow_still_draws():
