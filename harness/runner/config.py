@@ -24,7 +24,7 @@ SWEEPS_DIR = REPO_ROOT / "sweeps"
 GROUPS = ("optimizer", "init", "target")
 
 # Keys that say where and how a run is recorded, not what it computes: left out of the config hash.
-BOOKKEEPING_KEYS = ("experiment", "resume", "report")
+BOOKKEEPING_KEYS = ("experiment", "resume", "report", "log_every_n_steps")
 
 
 @dataclass
@@ -56,6 +56,9 @@ class Config:
     experiment: str = "autograd-mlp"
     resume: bool = False
     report: bool = True
+    # the `loss` metric in MLflow: one point per this many steps, each the mean of its window (the run's
+    # curve.npz artifact keeps every step); 1 logs every step
+    log_every_n_steps: int = 10
 
 
 def register_schema() -> None:

@@ -15,7 +15,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from harness.runner.artifacts import result_metrics, write_artifacts
+from harness.runner.artifacts import result_metrics, write_artifacts, write_curve
 from harness.runner.config import config_hash, run_params, task_config
 from harness.runner.progress import StepProgress
 from harness.runner.sweep_context import SweepContext, new_sweep_id
@@ -72,8 +72,9 @@ def run_job(cfg: DictConfig) -> str | None:
         return None
 
     log.info("start %s (overrides: %s)", name, " ".join(overrides) or "none")
-    run_id = tracker.start_run(experiment_id, name, job_tags(context, overrides, digest), params)
-    stream = LossStream(tracker, run_id)
+    run_id = tracker.start_run(experiment_id, name, job_tags(context, overrides, digest))
+    # the params go out with the run's first batch of records, one round trip fewer
+    stream = LossStream(tracker, run_id, every=task["log_every_n_steps"], params=params)
     progress = StepProgress(name, task["steps"])
 
     def on_progress(step, losses):
@@ -83,8 +84,7 @@ def run_job(cfg: DictConfig) -> str | None:
     try:
         result = train(task, on_progress)
         progress.close()
-        stream.flush()
-        record(tracker, run_id, task, result, name)
+        record(tracker, run_id, task, result, name, stream)
     except BaseException as error:
         progress.close()
         end_stopped_run(tracker, run_id, stream, error, name)
@@ -102,27 +102,30 @@ def job_tags(context: SweepContext, overrides: list[str], digest: str) -> dict[s
     return tags
 
 
-def record(tracker: Tracker, run_id: str, task: dict, result: TrainResult, name: str) -> None:
-    """Send the result's metrics and artifacts, and end the run: FINISHED, or FAILED if it diverged."""
-    tracker.log_metrics(run_id, result_metrics(result))
+def record(
+    tracker: Tracker, run_id: str, task: dict, result: TrainResult, name: str, stream: LossStream
+) -> None:
+    """Send the rest of the run's records in three round trips: the curve's last points, the metrics
+    and tags in one batch, the artifacts in one call, then the status: FINISHED, or FAILED if it diverged."""
+    failure = failure_tags(result.failure_step, result.failure_reason) if result.diverged else {}
+    stream.finish(result_metrics(result), failure)
     with tempfile.TemporaryDirectory(prefix="harness-") as directory:
         write_artifacts(result, task, name, Path(directory))
         tracker.log_artifacts(run_id, Path(directory))
-    if result.diverged:
-        tracker.end(run_id, FAILED, failure_tags(result.failure_step, result.failure_reason))
-    else:
-        tracker.end(run_id, FINISHED)
+    tracker.end(run_id, FAILED if result.diverged else FINISHED)
 
 
 def end_stopped_run(
     tracker: Tracker, run_id: str, stream: LossStream, error: BaseException, name: str
 ) -> None:
-    """End a run its job could not finish: KILLED on Ctrl-C, else FAILED; keep the curve sent so far."""
+    """End a run its job could not finish: KILLED on Ctrl-C, else FAILED; keep the curve so far."""
     interrupted = isinstance(error, KeyboardInterrupt)
     reason = INTERRUPTED if interrupted else f"{type(error).__name__}: {error}"
     try:
-        stream.flush()
-        tracker.end(run_id, KILLED if interrupted else FAILED, failure_tags(stream.sent, reason))
+        stream.finish(tags=failure_tags(len(stream.losses), reason))
+        with tempfile.TemporaryDirectory(prefix="harness-") as directory:
+            tracker.log_artifacts(run_id, write_curve(stream.losses, Path(directory)).parent)
+        tracker.end(run_id, KILLED if interrupted else FAILED)
     except Exception as store_error:  # keep the job's own error; say why the run may stay RUNNING
         log.error("could not end run %s: %s", run_id, store_error)
     log.error("end %s: %s, run %s", name, "KILLED" if interrupted else f"FAILED ({reason})", run_id)

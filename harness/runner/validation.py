@@ -78,6 +78,7 @@ RULES = {
         Rule("experiment", "a non-empty name", lambda v: bool(str(v).strip())),
         Rule("resume", "true or false", lambda v: isinstance(v, bool)),
         Rule("report", "true or false", lambda v: isinstance(v, bool)),
+        Rule("log_every_n_steps", "an integer >= 1", lambda v: v >= 1),
     )
 }
 
