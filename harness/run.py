@@ -25,12 +25,14 @@ from harness.runner.config import CONF_DIR  # noqa: E402
 from harness.runner.preflight import check_command_line  # noqa: E402
 from harness.runner.validation import ConfigError  # noqa: E402
 from harness.tracking import FAILED, KILLED  # noqa: E402
+from hydra_plugins.hydra_vectorized_launcher import vectorizable  # noqa: E402
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
+@vectorizable  # under hydra/launcher=vectorized, jobs that can share a batch train together
 def hydra_entry(cfg: DictConfig) -> None:
     from harness.runner.job import run_job
 

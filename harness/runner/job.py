@@ -10,17 +10,19 @@ import gc
 import logging
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from harness.runner.artifacts import result_metrics, write_artifacts, write_curve
+from harness.runner.batch_training import shared_key, train_many
 from harness.runner.config import config_hash, run_params, task_config
 from harness.runner.progress import StepProgress
 from harness.runner.sweep_context import SweepContext, new_sweep_id
 from harness.runner.sweep_plan import run_name, set_keys
-from harness.runner.training import TrainResult, train
+from harness.runner.training import TrainResult
 from harness.runner.validation import validate
 from harness.tracking import (
     FAILED,
@@ -34,6 +36,7 @@ from harness.tracking import (
     scrub_text,
     where_to_look,
 )
+from hydra_plugins.hydra_vectorized_launcher import batch_point
 
 log = logging.getLogger("harness")
 
@@ -82,7 +85,8 @@ def run_job(cfg: DictConfig) -> str | None:
         progress.update(step, losses)
 
     try:
-        result = train(task, on_progress)
+        # alone, `train(task, on_progress)`; under hydra/launcher=vectorized, with the jobs sharing its key
+        result = batch_point(shared_key(task), (task, on_progress), train_batch)
         progress.close()
         record(tracker, run_id, task, result, name, stream)
     except BaseException as error:
@@ -93,6 +97,11 @@ def run_job(cfg: DictConfig) -> str | None:
     if context.parent_run_id is None:
         log.info("stored in experiment '%s': %s", task["experiment"], where_to_look(tracking_uri))
     return run_id
+
+
+def train_batch(items: list[tuple[dict, Any]]) -> list[TrainResult]:
+    """The jobs' (task, on_progress) pairs trained as one batch."""
+    return train_many([task for task, _ in items], [on_progress for _, on_progress in items])
 
 
 def job_tags(context: SweepContext, overrides: list[str], digest: str) -> dict[str, str]:
