@@ -51,16 +51,17 @@ LAUNCHERS = {
 }
 BASELINE = """
 import itertools, json, sys, time
-from omegaconf import OmegaConf
-from harness.runner.config import Config
+from hydra import compose, initialize_config_dir
+from harness.runner.config import CONF_DIR, task_config
 from harness.runner.training import train
 grid, steps = json.loads(sys.argv[1]), int(sys.argv[2])
-base = OmegaConf.to_container(OmegaConf.structured(Config))
-started = time.perf_counter()
-for values in itertools.product(*grid.values()):
-    task = {**base, "steps": steps}
-    for key, value in zip(grid, values):
-        task[key] = type(base[key])(float(value)) if key != "seed" else int(value)
+with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+    tasks = [
+        task_config(compose("config", [f"{k}={v}" for k, v in zip(grid, values)] + [f"steps={steps}"]))
+        for values in itertools.product(*grid.values())
+    ]
+started = time.perf_counter()  # the training only: composing the configs is not timed
+for task in tasks:
     train(task)
 print(time.perf_counter() - started)
 """
