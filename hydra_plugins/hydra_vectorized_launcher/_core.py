@@ -23,10 +23,36 @@ from hydra_plugins.hydra_vectorized_launcher.rendezvous import Coordinator, is_v
 log = logging.getLogger(__name__)
 
 
+class ComposedOnce:
+    """A config loader that keeps the job configs composed through it (by the sweeper, validating a
+    batch: Hydra's BasicSweeper says "this repeats work the launcher will do") for the launcher to
+    take instead of composing them again. Everything else is the wrapped loader's."""
+
+    def __init__(self, loader: Any):
+        self.loader = loader
+        self.kept: dict[tuple, DictConfig] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.loader, name)
+
+    def load_sweep_config(self, master_config: DictConfig, sweep_overrides: list[str]) -> DictConfig:
+        composed = self.loader.load_sweep_config(master_config, sweep_overrides)
+        self.kept[(id(master_config), tuple(sweep_overrides))] = composed
+        return composed
+
+    def take(self, master_config: DictConfig, overrides: Sequence[str]) -> DictConfig | None:
+        """The job's config as composed before (each once), or None."""
+        return self.kept.pop((id(master_config), tuple(overrides)), None)
+
+
 def job_config(
-    hydra_context: HydraContext, config: DictConfig, idx: int, overrides: Sequence[str]
+    hydra_context: HydraContext,
+    config: DictConfig,
+    idx: int,
+    overrides: Sequence[str],
+    composed: DictConfig | None = None,
 ) -> DictConfig:
-    sweep_config = hydra_context.config_loader.load_sweep_config(config, list(overrides))
+    sweep_config = composed or hydra_context.config_loader.load_sweep_config(config, list(overrides))
     with open_dict(sweep_config):
         sweep_config.hydra.job.id = f"{sweep_config.hydra.job.name}_{idx}"
         sweep_config.hydra.job.num = idx
@@ -35,14 +61,15 @@ def job_config(
 
 
 def run_share(
-    jobs: list[tuple[int, Sequence[str]]],
+    jobs: list[tuple[int, Sequence[str], DictConfig | None]],
     hydra_context: HydraContext,
     config: DictConfig,
     task_function: TaskFunction,
     singleton_state: dict[Any, Any],
     max_batch: int,
 ) -> list[JobReturn]:
-    """One process's jobs, in order: batched when the task function is `@vectorizable`, else one by one."""
+    """One process's jobs (number, overrides, config if composed already), in order: batched when the
+    task function is `@vectorizable`, else one by one."""
     setup_globals()
     Singleton.set_state(singleton_state)
 
@@ -56,13 +83,13 @@ def run_share(
         )
 
     if not is_vectorizable(task_function):
-        return [execute(job_config(hydra_context, config, idx, overrides)) for idx, overrides in jobs]
+        return [execute(job_config(hydra_context, config, *job)) for job in jobs]
 
     configs: dict[int, DictConfig] = {}
 
-    def job(index: int, idx: int, overrides: Sequence[str]):
+    def job(index: int, idx: int, overrides: Sequence[str], composed: DictConfig | None):
         def call() -> JobReturn:
-            configs[index] = job_config(hydra_context, config, idx, overrides)
+            configs[index] = job_config(hydra_context, config, idx, overrides, composed)
             return execute(configs[index])
 
         return call
@@ -73,7 +100,7 @@ def run_share(
         configure_log(configs[index].hydra.job_logging, configs[index].hydra.verbose)
 
     coordinator = Coordinator(max_batch, on_turn)
-    return coordinator.run([job(index, idx, overrides) for index, (idx, overrides) in enumerate(jobs)])
+    return coordinator.run([job(index, *job_spec) for index, job_spec in enumerate(jobs)])
 
 
 def split(jobs: list, parts: int) -> list[list]:
@@ -97,7 +124,17 @@ def launch(
     sweep_dir = Path(str(launcher.config.hydra.sweep.dir))
     sweep_dir.mkdir(parents=True, exist_ok=True)
 
-    jobs = [(initial_job_idx + index, overrides) for index, overrides in enumerate(job_overrides)]
+    context, loader = launcher.hydra_context, launcher.hydra_context.config_loader
+    if isinstance(loader, ComposedOnce):  # the loader itself goes to the workers, not what it keeps
+        context = HydraContext(config_loader=loader.loader, callbacks=context.callbacks)
+    jobs = [
+        (
+            initial_job_idx + index,
+            overrides,
+            loader.take(launcher.config, overrides) if isinstance(loader, ComposedOnce) else None,
+        )
+        for index, overrides in enumerate(job_overrides)
+    ]
     workers = max(1, min(effective_n_jobs(launcher.n_jobs), len(jobs)))
     batched = is_vectorizable(launcher.task_function)
     log.info(
@@ -109,11 +146,11 @@ def launch(
         else "one at a time (the task is not vectorizable)",
     )
     log.info(f"Launching jobs, sweep output dir : {sweep_dir}")
-    for idx, overrides in jobs:
+    for idx, overrides, _ in jobs:
         log.info("\t#{} : {}".format(idx, " ".join(filter_overrides(overrides))))
 
     arguments = (
-        launcher.hydra_context,
+        context,
         launcher.config,
         launcher.task_function,
         Singleton.get_state(),

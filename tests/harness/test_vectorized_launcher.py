@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 
 from harness.tracking import Tags
 from hydra_plugins.hydra_vectorized_launcher import batch_point, vectorizable
-from hydra_plugins.hydra_vectorized_launcher._core import split
+from hydra_plugins.hydra_vectorized_launcher._core import ComposedOnce, split
 from hydra_plugins.hydra_vectorized_launcher.rendezvous import Coordinator
 from hydra_plugins.hydra_vectorized_launcher.vectorized_launcher import VectorizedLauncher
 
@@ -154,6 +154,23 @@ def test_ctrl_c_during_a_batch_reaches_every_waiting_job_and_then_the_launcher()
     with pytest.raises(KeyboardInterrupt):
         Coordinator(64).run([job("first"), job("second"), job("third")])
     assert ended == ["second", "third"]  # "first" was computed before Ctrl-C and ended normally
+
+
+def test_a_job_config_composed_to_validate_the_batch_is_taken_instead_of_composed_again():
+    calls = []
+
+    class Loader:
+        name = "the wrapped loader"
+
+        def load_sweep_config(self, master_config, sweep_overrides):
+            calls.append(sweep_overrides)
+            return {"overrides": sweep_overrides}
+
+    loader, master = ComposedOnce(Loader()), object()
+    composed = loader.load_sweep_config(master, ["lr=0.1"])  # the sweeper, validating the batch
+    assert loader.take(master, ["lr=0.1"]) is composed  # the launcher
+    assert loader.take(master, ["lr=0.1"]) is None  # each is taken once
+    assert calls == [["lr=0.1"]] and loader.name == "the wrapped loader"
 
 
 def test_jobs_are_split_between_processes_in_order():
