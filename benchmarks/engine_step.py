@@ -1,13 +1,18 @@
-"""Time one training step of the seed's experiment three ways, in one process:
+"""Time one training step of the seed's experiment, in one process:
 
 - numpy floor: a hand-written NumPy step (forward, manual backward, the seed's optimizer over one
-  flat parameter buffer); the fastest this maths runs in NumPy,
+  flat parameter buffer) that allocates no array per step: every intermediate is preallocated and
+  written with `out=`; the fastest this maths runs in NumPy,
 - engine nn.MLP: `engine.nn.MLP` + `SeedAdamW`, the target computed outside the graph,
 - engine seed vocabulary: the seed's `Matrix`/`LearnableParameter`/`VectorMatrixMultiply` graph,
-  the target built in the graph as the seed does.
+  the target built in the graph as the seed does,
 
-All three use the loss Reduce(Square(prediction - target)), the same initial weights and inputs.
-Prints the median microseconds per step and the ratio to the floor.
+and, for the runs axis, R networks of width 64 trained as one `MLP.stacked` model against R single
+`nn.MLP` models stepped one after another (time per run-step).
+
+Every variant uses the loss Reduce(Square(prediction - target)), the same initial weights and inputs.
+Prints the median microseconds per step and the ratio to the floor (to the R single models for the
+runs row), all measured in the same run.
 
     python benchmarks/engine_step.py [--quick]
 """
@@ -23,6 +28,7 @@ from engine import (
     LeakyRelu,
     LearnableParameter,
     Matrix,
+    Mean,
     Reduce,
     Sin,
     Square,
@@ -34,7 +40,8 @@ from engine.optim import SeedAdamW
 
 SLOPE = 0.1
 OPTIMIZER = dict(lr=1e-3, betas=(0.9, 0.9), weight_decay=1e-3)
-CONFIGS = [(1, 64), (256, 256)]  # (batch, width)
+CONFIGS = [(1, 64), (1, 128), (1, 256), (256, 256)]  # (batch, width)
+RUNS, RUNS_WIDTH = 16, 64
 
 
 def target(x):
@@ -52,59 +59,98 @@ def initial_weights(width, rng):
 
 
 class NumpyFloor:
-    def __init__(self, layers):
+    """The step written by hand over preallocated arrays: no allocation of a large array per step."""
+
+    def __init__(self, layers, batch):
         shapes = [array.shape for layer in layers for array in layer]
-        sizes = [int(np.prod(shape)) for shape in shapes]
+        offsets = np.cumsum([0, *[int(np.prod(shape)) for shape in shapes]])
         self.flat = np.concatenate([array.ravel() for layer in layers for array in layer])
         self.flat_grad = np.zeros_like(self.flat)
-        offsets = np.cumsum([0, *sizes])
-        self.params = [
-            self.flat[a:b].reshape(s) for a, b, s in zip(offsets[:-1], offsets[1:], shapes, strict=True)
-        ]
-        self.grads = [
-            self.flat_grad[a:b].reshape(s) for a, b, s in zip(offsets[:-1], offsets[1:], shapes, strict=True)
-        ]
+
+        def views(flat):
+            return [flat[a:b].reshape(s) for a, b, s in zip(offsets[:-1], offsets[1:], shapes, strict=True)]
+
+        self.params, self.grads = views(self.flat), views(self.flat_grad)
         self.m1, self.m2 = np.zeros_like(self.flat), np.zeros_like(self.flat)
+        self.t1, self.t2 = np.empty_like(self.flat), np.empty_like(self.flat)
+        width = shapes[0][0]
+        self.h = [np.empty((batch, width)) for _ in range(2)]
+        self.a = [np.empty((batch, width)) for _ in range(2)]
+        self.positive = [np.empty((batch, width), dtype=bool) for _ in range(2)]
+        self.g = [np.empty((batch, width)) for _ in range(2)]
+        self.scaled = np.empty((batch, width))
+        self.out = np.empty((batch, 1))
+
+    def leaky(self, h, a):
+        np.multiply(h, SLOPE, out=self.scaled)
+        np.maximum(h, self.scaled, out=a)
+
+    def leaky_backward(self, g, positive, h):
+        np.greater(h, 0, out=positive)
+        np.multiply(g, SLOPE, out=self.scaled)
+        np.copyto(self.scaled, g, where=positive)
+        return self.scaled
 
     def step(self, x):
         w0, b0, w1, b1, w2, b2 = self.params
         gw0, gb0, gw1, gb1, gw2, gb2 = self.grads
-        h0 = x @ w0.T + b0
-        a0 = np.where(h0 > 0, h0, SLOPE * h0)
-        h1 = a0 @ w1.T + b1
-        a1 = np.where(h1 > 0, h1, SLOPE * h1)
-        diff = a1 @ w2.T + b2 - target(x)
-        loss = np.sum(diff * diff)
+        (h0, h1), (a0, a1), (p0, p1), (g0, g1) = self.h, self.a, self.positive, self.g
+        np.matmul(x, w0.T, out=h0)
+        h0 += b0
+        self.leaky(h0, a0)
+        np.matmul(a0, w1.T, out=h1)
+        h1 += b1
+        self.leaky(h1, a1)
+        diff = self.out
+        np.matmul(a1, w2.T, out=diff)
+        diff += b2
+        diff -= target(x)
+        loss = float(np.dot(diff[:, 0], diff[:, 0]))
 
-        g = 2.0 * diff
-        np.matmul(g.T, a1, out=gw2)
-        np.sum(g, axis=0, out=gb2)
-        g = g @ w2
-        g = np.where(h1 > 0, g, SLOPE * g)
+        diff *= 2.0
+        np.matmul(diff.T, a1, out=gw2)
+        np.sum(diff, axis=0, out=gb2)
+        np.matmul(diff, w2, out=g1)
+        g = self.leaky_backward(g1, p1, h1)
         np.matmul(g.T, a0, out=gw1)
         np.sum(g, axis=0, out=gb1)
-        g = g @ w1
-        g = np.where(h0 > 0, g, SLOPE * g)
+        np.matmul(g, w1, out=g0)
+        g = self.leaky_backward(g0, p0, h0)
         np.matmul(g.T, x, out=gw0)
         np.sum(g, axis=0, out=gb0)
 
         lr, (beta1, beta2), wd = OPTIMIZER["lr"], OPTIMIZER["betas"], OPTIMIZER["weight_decay"]
-        grad, p = self.flat_grad, self.flat
-        self.m1 *= beta1
-        self.m1 += grad * (1 - beta1)
-        self.m2 *= beta2
-        self.m2 += (grad * grad) * (1 - beta2)
-        p -= lr * self.m1 / (np.sqrt(np.maximum(self.m2 - self.m1 * self.m1, 0.0)) + 1e-8)
-        p -= wd * lr * p
+        grad, p, m1, m2, t1, t2 = self.flat_grad, self.flat, self.m1, self.m2, self.t1, self.t2
+        m1 *= beta1
+        np.multiply(grad, 1 - beta1, out=t1)
+        m1 += t1
+        m2 *= beta2
+        np.multiply(grad, grad, out=t1)
+        t1 *= 1 - beta2
+        m2 += t1
+        np.multiply(m1, m1, out=t1)
+        np.subtract(m2, t1, out=t1)
+        np.maximum(t1, 0.0, out=t1)
+        np.sqrt(t1, out=t1)
+        t1 += 1e-8
+        np.multiply(m1, lr, out=t2)
+        t2 /= t1
+        p -= t2
+        np.multiply(p, wd * lr, out=t2)
+        p -= t2
         return loss
 
 
+def set_parameters(parameters, layers):
+    for p, value in zip(parameters, [a for layer in layers for a in layer], strict=True):
+        p.values = value
+
+
 class EngineMLP:
-    def __init__(self, layers):
+    def __init__(self, layers, batch):
         width = layers[0][0].shape[0]
         self.model = MLP(1, [width, width], 1, negative_slope=SLOPE)
-        for p, value in zip(self.model.parameters(), [a for layer in layers for a in layer], strict=True):
-            p.values = value
+        set_parameters(self.model.parameters(), layers)
         self.optimizer = SeedAdamW(self.model.parameters(), **OPTIMIZER)
 
     def step(self, x):
@@ -115,13 +161,11 @@ class EngineMLP:
 
 
 class EngineSeedVocabulary:
-    def __init__(self, layers):
+    def __init__(self, layers, batch):
         self.matrices = [Matrix(in_channels=w.shape[1], out_features=w.shape[0]) for w, _ in layers]
         self.biases = [LearnableParameter(shape=[b.shape[0]]) for _, b in layers]
-        for (w, b), matrix, bias in zip(layers, self.matrices, self.biases, strict=True):
-            matrix.values[...] = w
-            bias.values[...] = b
         parameters = [p for pair in zip(self.matrices, self.biases, strict=True) for p in pair]
+        set_parameters(parameters, layers)
         self.optimizer = SeedAdamW(parameters=parameters, **OPTIMIZER)
 
     def eval_mlp(self, z):
@@ -155,6 +199,34 @@ VARIANTS = {
 }
 
 
+class SingleModels:
+    """R single nn.MLP models, stepped one after another on their own inputs."""
+
+    def __init__(self, runs_layers):
+        self.models = [EngineMLP(layers, 1) for layers in runs_layers]
+
+    def step(self, xs):
+        return [model.step(x) for model, x in zip(self.models, xs, strict=True)]
+
+
+class EngineRuns:
+    """The same R networks as one `MLP.stacked` model: parameters [R, ...], inputs [R, 1, 1]."""
+
+    def __init__(self, runs_layers):
+        width = runs_layers[0][0][0].shape[0]
+        self.model = MLP.stacked(1, [width, width], 1, rngs=range(len(runs_layers)), negative_slope=SLOPE)
+        per_run = [[a for layer in layers for a in layer] for layers in runs_layers]
+        for i, p in enumerate(self.model.parameters()):
+            p.values = np.stack([arrays[i] for arrays in per_run]).reshape(p.shape)
+        self.optimizer = SeedAdamW(self.model.parameters(), **OPTIMIZER)
+
+    def step(self, xs):
+        losses = Mean(Square(self.model(xs) - Constant(target(xs))), axis=(1, 2))
+        losses.backward(np.ones(losses.shape))
+        self.optimizer.step()
+        return losses.values.tolist()
+
+
 def median_step_seconds(steps, inputs, repeats, steps_per_repeat):
     """{name: median seconds per step}; the variants take turns within each repeat, so that a change
     in the machine's load falls on all of them alike."""
@@ -169,10 +241,13 @@ def median_step_seconds(steps, inputs, repeats, steps_per_repeat):
     return {name: statistics.median(seconds[1:]) for name, seconds in times.items()}  # the first is warm-up
 
 
-def check_variants_agree(layers, inputs, steps=20):
-    runners = [variant(layers) for variant in VARIANTS.values()]
-    losses = np.array([[runner.step(x) for x in inputs[:steps]] for runner in runners])
+def check_variants_agree(variants, inputs, steps=20):
+    losses = np.array([[variant.step(x) for x in inputs[:steps]] for variant in variants])
     return float(np.max(np.abs(losses - losses[0]) / np.abs(losses[0])))
+
+
+def row(batch, width, name, seconds, baseline):
+    print(f"{batch:>5} {width:>5}  {name:<30} {seconds * 1e6:>9.1f} {seconds / baseline:>7.2f}x")
 
 
 def main():
@@ -181,18 +256,38 @@ def main():
     args = parser.parse_args()
     repeats, steps_per_repeat = (5, 50) if args.quick else (21, 200)
 
-    print(f"{'batch':>5} {'width':>5}  {'variant':<24} {'us/step':>9} {'x floor':>8}")
+    print(f"{'batch':>5} {'width':>5}  {'variant':<30} {'us/step':>9} {'x floor':>8}")
     for batch, width in CONFIGS:
         rng = np.random.default_rng(0)
         layers = initial_weights(width, rng)
-        inputs = rng.uniform(-1.0, 1.0, (steps_per_repeat * 4, batch, 1))
-        steps = {name: variant(layers).step for name, variant in VARIANTS.items()}
-        seconds = median_step_seconds(steps, inputs, repeats, steps_per_repeat)
-        floor = seconds["numpy floor"]
+        per_repeat = steps_per_repeat if batch == 1 else max(5, steps_per_repeat // 10)
+        inputs = rng.uniform(-1.0, 1.0, (per_repeat * 4, batch, 1))
+        steps = {name: variant(layers, batch).step for name, variant in VARIANTS.items()}
+        seconds = median_step_seconds(steps, inputs, repeats, per_repeat)
         for name, median in seconds.items():
-            print(f"{batch:>5} {width:>5}  {name:<24} {median * 1e6:>9.1f} {median / floor:>7.2f}x")
-        agreement = check_variants_agree(layers, inputs)
+            row(batch, width, name, median, seconds["numpy floor"])
+        agreement = check_variants_agree([variant(layers, batch) for variant in VARIANTS.values()], inputs)
         print(f"{'':>12}losses of the three over 20 steps agree to a relative {agreement:.1e}")
+
+    if not hasattr(MLP, "stacked"):
+        print(f"{'':>12}runs axis: not in this engine")
+        return
+    rng = np.random.default_rng(0)
+    runs_layers = [initial_weights(RUNS_WIDTH, rng) for _ in range(RUNS)]
+    inputs = rng.uniform(-1.0, 1.0, (steps_per_repeat * 4, RUNS, 1, 1))
+    steps = {
+        f"{RUNS} single nn.MLP": SingleModels(runs_layers).step,
+        f"MLP.stacked R={RUNS}": EngineRuns(runs_layers).step,
+    }
+    seconds = {
+        name: s / RUNS for name, s in median_step_seconds(steps, inputs, repeats, steps_per_repeat).items()
+    }
+    print(f"{'':>12}per run-step, x the {RUNS} single models:")
+    for name, median in seconds.items():
+        row(1, RUNS_WIDTH, name, median, seconds[f"{RUNS} single nn.MLP"])
+    single, stacked = SingleModels(runs_layers), EngineRuns(runs_layers)
+    same = all(single.step(x) == stacked.step(x) for x in inputs[:50])
+    print(f"{'':>12}losses of the runs and the single models over 50 steps identical: {same}")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """A small NumPy autograd engine with the vocabulary of the seed post "Adding MLP support to AutoGrad"."""
 
+from engine.buffer import ParameterBuffer
 from engine.graph import (
     Constant,
     LearnableParameter,
@@ -44,6 +45,7 @@ __all__ = [
     "Neg",
     "Node",
     "Parameter",
+    "ParameterBuffer",
     "ReLU",
     "Reduce",
     "Sin",

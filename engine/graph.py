@@ -1,7 +1,8 @@
-"""The graph: nodes that hold their value, know their dependencies, and run backward.
+"""The graph: nodes that hold their values, know their dependencies, and run backward.
 
-Evaluation is eager: an op computes its value once, when it is constructed, and
-`materialize()` returns that cached array. Backward only reads cached values.
+Evaluation is eager: an op computes its `.values` once, when it is constructed, and `materialize()`
+returns that cached array. Backward only reads cached values, so it refuses a graph whose parameters
+changed after its forward pass (see `Parameter`).
 """
 
 import numpy as np
@@ -9,6 +10,12 @@ import numpy as np
 DEFAULT_DTYPE = np.float64
 
 _default_rng = np.random.default_rng()
+
+# Two counters. `_changes` counts changes of parameter values: a node remembers its value when it is
+# built (`born`), a parameter the value after its last change (`changed_at`). `_passes` counts calls
+# of `backward`: a node whose `grad_pass` is the current pass already holds a gradient of this pass.
+_changes = 0
+_passes = 0
 
 
 def manual_seed(seed):
@@ -36,8 +43,16 @@ def as_node(value, like=None):
     node `like`, so that a float32 graph stays float32."""
     if isinstance(value, Node):
         return value
-    dtype = like.value.dtype if isinstance(like, Node) and not isinstance(value, np.ndarray) else None
+    dtype = like.values.dtype if isinstance(like, Node) and not isinstance(value, np.ndarray) else None
     return Constant(as_array(value, dtype))
+
+
+def mark_changed(parameters):
+    """Record that the values of `parameters` changed: graphs built before can no longer run backward."""
+    global _changes
+    _changes += 1
+    for p in parameters:
+        p.changed_at = _changes
 
 
 def _operator(op_name, reflected=False):
@@ -52,60 +67,102 @@ def _operator(op_name, reflected=False):
 
 
 class Node:
-    """A value in the graph. Subclasses that have dependencies implement `backward_step`."""
+    """A value in the graph: `.values` (an ndarray) and, after backward, `.grad` of the same shape.
+    Subclasses that have dependencies implement `backward_step`."""
 
-    __slots__ = ("value", "grad", "dependencies")
+    __slots__ = ("values", "grad", "dependencies", "born", "grad_pass")
+    changed_at = -1  # only parameters change after they are built
 
-    def __init__(self, value, dependencies=()):
-        self.value = value
+    def __init__(self, values, dependencies=()):
+        self.values = values
         self.grad = None
         self.dependencies = dependencies
+        self.born = _changes
+        self.grad_pass = 0
 
     @property
     def shape(self):
-        return self.value.shape
+        return self.values.shape
 
     @property
     def dtype(self):
-        return self.value.dtype
+        return self.values.dtype
 
     def materialize(self):
-        return self.value
+        return self.values
 
     def item(self):
-        return self.value.item()
+        return self.values.item()
 
     def backward_step(self, grad):
         """The gradients for `self.dependencies`, in order, given the gradient of this node."""
         raise NotImplementedError(type(self).__name__)
 
+    def grad_destination(self):
+        """An array an op may write this node's gradient into, or None: see `Parameter`."""
+        return None
+
     def topological_order(self):
-        """Every node this one depends on, dependencies before dependents, ending with this node."""
-        try:
-            return _depth_first_order(self)
-        except RecursionError:
-            return _depth_first_order_iterative(self)
+        """Every node this one depends on, dependencies before dependents, ending with this node
+        (a depth-first post-order, with an explicit stack so that any depth works)."""
+        order, seen, stack = [], set(), [(self, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if expanded:
+                order.append(node)
+            elif node not in seen:
+                seen.add(node)
+                stack.append((node, True))
+                stack.extend((dep, False) for dep in reversed(node.dependencies) if dep not in seen)
+        return order
 
     # The seed's name for it.
     get_topo_sorted_list_of_deps = topological_order
 
-    def backward(self):
-        """Zero the graph's gradients, seed d(self)/d(self) = 1 and propagate in reverse topological order.
+    def backward(self, grad=None):
+        """Set every node's `.grad` to the gradient of this node with respect to it, replacing the
+        gradients of any earlier backward (nothing accumulates across calls).
 
-        Afterwards every node's `.grad` has its shape. Nodes may share one gradient array (both inputs
-        of an Add get the same one): read `.grad`, do not modify it in place."""
+        `grad` is the upstream gradient, of this node's shape; it may be left out only for a node of
+        one element (then it is 1). For a per-run loss of shape [R], `backward(np.ones(R))` gives each
+        run the gradient of its own loss. Nodes may share one gradient array (both inputs of an Add get
+        the same one): read `.grad`, do not modify it in place."""
+        global _passes
+        if grad is None:
+            if self.values.size != 1:
+                raise ValueError(
+                    f"backward() on {self.label()} of shape {self.shape}: only a node of one element has "
+                    f"an implied gradient; pass backward(grad), an upstream gradient of shape {self.shape}"
+                )
+            grad = np.ones_like(self.values)
+        else:
+            grad = as_array(grad, self.values.dtype)
+            if grad.shape != self.shape:
+                raise ValueError(
+                    f"backward(grad): grad has shape {grad.shape}, {self.label()} has {self.shape}"
+                )
+        _passes += 1
+        this_pass = _passes
         unbroadcast = ops.unbroadcast
         order = self.topological_order()
-        for node in order:
-            node.grad = None
-        self.grad = np.ones_like(self.value)
+        self.grad_pass, self.grad = this_pass, grad
         for node in reversed(order):
-            if node.dependencies:
-                for dep, grad in zip(node.dependencies, node.backward_step(node.grad), strict=True):
-                    shape = dep.value.shape
-                    if grad.shape != shape:
-                        grad = unbroadcast(grad, shape)
-                    dep.grad = grad if dep.grad is None else dep.grad + grad
+            if not node.dependencies:
+                continue
+            for dep, grad in zip(node.dependencies, node.backward_step(node.grad), strict=True):
+                if dep.changed_at > node.born:
+                    raise RuntimeError(
+                        f"{dep.label()} changed (an optimizer step or an assignment) after {node.label()} "
+                        "used it: backward would mix old and new values. Call backward before changing "
+                        "parameters, or build the graph again."
+                    )
+                shape = dep.values.shape
+                if grad.shape != shape:
+                    grad = unbroadcast(grad, shape)
+                if dep.grad_pass == this_pass:
+                    dep.grad = dep.grad + grad
+                else:
+                    dep.grad_pass, dep.grad = this_pass, grad
 
     def label(self):
         return type(self).__name__
@@ -134,68 +191,87 @@ class Node:
         return ops.Transpose(self)
 
 
+_node_values, _node_grad = Node.values, Node.grad  # the slots, under Parameter's properties
+
+
 class Leaf(Node):
     """A node without dependencies: its `.values` are given, not computed. `name` labels it."""
 
     __slots__ = ("name",)
-
-    def __init__(self, values, name):
-        super().__init__(values)
-        self.name = name
-
-    @property
-    def values(self):
-        return self.value
-
-    @values.setter
-    def values(self, new_values):
-        self.assign(new_values)
 
     def label(self):
         return f"{type(self).__name__}({self.name})" if self.name else self.unnamed_label()
 
 
 class Variable(Leaf):
-    """A value that is not learned: an input or a constant."""
+    """A value that is not learned: an input or a constant. Assigning `.values` replaces the array."""
 
     __slots__ = ()
 
     def __init__(self, values, name=None, dtype=None):
-        super().__init__(as_array(values, dtype), name)
-
-    def assign(self, new_values):
-        self.value = as_array(new_values, self.value.dtype)
+        super().__init__(as_array(values, dtype))
+        self.name = name
 
     def unnamed_label(self):
-        return f"Constant({_summary(self.value)})"
+        return f"Constant({_summary(self.values)})"
 
 
 Constant = Variable
 
 
 class Parameter(Leaf):
-    """A learnable leaf. Optimizers update its `.values` array in place (it may be a view into a flat
-    buffer that a model shares), so assigning `.values` copies into that array."""
+    """A learnable leaf.
 
-    __slots__ = ()
+    `.values` is a read-only view: a parameter changes only through its buffer (an optimizer's step)
+    or by assignment, `p.values = new`, which copies into its array. Both are counted, and backward
+    refuses a graph built before its parameters changed. `.grad` is the parameter's own array, which
+    backward overwrites (and an op may write into directly); assigning `.grad` copies into it.
+
+    A parameter starts with arrays of its own; a `ParameterBuffer` (made by a model, or by an
+    optimizer given loose parameters) moves it into one flat array shared with other parameters."""
+
+    __slots__ = ("buffer", "changed_at", "_writable")
 
     def __init__(self, values, name=None, dtype=None):
-        super().__init__(np.array(as_array(values, dtype)), name)
-        self.grad = np.zeros_like(self.value)
+        values = np.array(as_array(values, dtype))
+        self.dependencies, self.born, self.grad_pass = (), _changes, 0  # Node's, past its `values` slot
+        self.name = name
+        self.changed_at = 0
+        self.attach(values, np.zeros_like(values), buffer=None)
 
-    def assign(self, new_values):
+    def attach(self, values, grad, buffer):
+        """Hold `values` and `grad` (writable arrays of the parameter's shape) from now on."""
+        self._writable = values
+        read_only = values.view()
+        read_only.flags.writeable = False
+        _node_values.__set__(self, read_only)
+        _node_grad.__set__(self, grad)
+        self.buffer = buffer
+
+    def _assign_values(self, new_values):
         new_values = np.asarray(new_values)
-        if new_values.shape != self.value.shape:
+        if new_values.shape != self.shape:
             raise ValueError(
                 f"{self.label()}: cannot assign values of shape {new_values.shape} to {self.shape}"
             )
-        self.value[...] = new_values
+        self._writable[...] = new_values
+        mark_changed([self])
 
-    def zero_grad(self):
-        self.grad = np.zeros_like(self.value)
+    def _assign_grad(self, new_grad):
+        grad = _node_grad.__get__(self)
+        if new_grad is not grad:
+            np.copyto(grad, new_grad)
+
+    values = property(_node_values.__get__, _assign_values)
+    grad = property(_node_grad.__get__, _assign_grad)
+
+    def grad_destination(self):
+        """`.grad` while it holds no gradient of the running backward pass, so that an op can write
+        its gradient there without a temporary; else None."""
+        return _node_grad.__get__(self) if self.grad_pass != _passes else None
 
     def unnamed_label(self):
-        return f"{type(self).__name__}({_summary(self.value)})"
+        return f"{type(self).__name__}({_summary(self.values)})"
 
 
 class LearnableParameter(Parameter):
@@ -223,38 +299,6 @@ class Matrix(Parameter):
     def transposed(self):
         """The transpose as a differentiable node, right for every shape (unlike the seed's)."""
         return self.T
-
-
-def _depth_first_order(root):
-    # Recursive: three times faster than an explicit stack for the small graphs of a training step.
-    order, visited = [], set()
-
-    def visit(node):
-        visited.add(node)
-        for dep in node.dependencies:
-            if dep not in visited:
-                visit(dep)
-        order.append(node)
-
-    visit(root)
-    return order
-
-
-def _depth_first_order_iterative(root):
-    """The same order as `_depth_first_order`, for graphs deeper than Python's recursion limit."""
-    order, visited = [], {root}
-    stack = [(root, iter(root.dependencies))]
-    while stack:
-        node, deps = stack[-1]
-        for dep in deps:
-            if dep not in visited:
-                visited.add(dep)
-                stack.append((dep, iter(dep.dependencies)))
-                break
-        else:
-            stack.pop()
-            order.append(node)
-    return order
 
 
 def _summary(array, limit=8):

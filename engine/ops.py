@@ -34,10 +34,10 @@ class Binary(Node):
     def __init__(self, a, b):
         a, b = as_node(a, like=b), as_node(b, like=a)
         try:
-            value = self.forward(a.value, b.value)
+            values = self.forward(a.values, b.values)
         except ValueError:
             raise _shape_error(type(self).__name__, a, b) from None
-        super().__init__(value, (a, b))
+        super().__init__(values, (a, b))
 
 
 class Unary(Node):
@@ -45,7 +45,7 @@ class Unary(Node):
 
     def __init__(self, a):
         a = as_node(a)
-        super().__init__(self.forward(a.value), (a,))
+        super().__init__(self.forward(a.values), (a,))
 
 
 class Add(Binary):
@@ -79,7 +79,7 @@ class Mul(Binary):
 
     def backward_step(self, grad):
         a, b = self.dependencies
-        return grad * b.value, grad * a.value
+        return grad * b.values, grad * a.values
 
 
 class Div(Binary):
@@ -90,8 +90,8 @@ class Div(Binary):
         return a / b
 
     def backward_step(self, grad):
-        grad_a = grad / self.dependencies[1].value
-        return grad_a, -grad_a * self.value
+        grad_a = grad / self.dependencies[1].values
+        return grad_a, -grad_a * self.values
 
 
 class Neg(Unary):
@@ -113,7 +113,7 @@ class Square(Unary):
         return x * x
 
     def backward_step(self, grad):
-        return (grad * 2.0 * self.dependencies[0].value,)
+        return (grad * 2.0 * self.dependencies[0].values,)
 
 
 class Sin(Unary):
@@ -124,7 +124,7 @@ class Sin(Unary):
         return np.sin(x)
 
     def backward_step(self, grad):
-        return (grad * np.cos(self.dependencies[0].value),)
+        return (grad * np.cos(self.dependencies[0].values),)
 
 
 class Tanh(Unary):
@@ -135,7 +135,7 @@ class Tanh(Unary):
         return np.tanh(x)
 
     def backward_step(self, grad):
-        return (grad * (1.0 - self.value * self.value),)
+        return (grad * (1.0 - self.values * self.values),)
 
 
 class ReLU(Unary):
@@ -146,7 +146,7 @@ class ReLU(Unary):
         return np.maximum(x, 0)
 
     def backward_step(self, grad):
-        return (np.where(self.dependencies[0].value > 0, grad, 0),)
+        return (np.where(self.dependencies[0].values > 0, grad, 0),)
 
 
 class LeakyRelu(Node):
@@ -154,7 +154,7 @@ class LeakyRelu(Node):
 
     def __init__(self, a, negative_slope=0.01):
         a = as_node(a)
-        x = a.value
+        x = a.values
         if 0 <= negative_slope <= 1:  # then max(x, slope*x) is the same value, one NumPy call cheaper
             value = np.maximum(x, negative_slope * x)
         else:
@@ -163,13 +163,13 @@ class LeakyRelu(Node):
         self.negative_slope = negative_slope
 
     def backward_step(self, grad):
-        return (np.where(self.dependencies[0].value > 0, grad, grad * self.negative_slope),)
+        return (np.where(self.dependencies[0].values > 0, grad, grad * self.negative_slope),)
 
     def label(self):
         return f"LeakyRelu({self.negative_slope})"
 
 
-# Reductions to shape [1], as the seed's Reduce.
+# Reductions: to shape [1] as the seed's Reduce, or over chosen axes.
 
 
 class Reduce(Unary):
@@ -187,42 +187,72 @@ class Reduce(Unary):
         return x.sum().reshape(1)
 
     def backward_step(self, grad):
-        return (np.full(self.dependencies[0].value.shape, grad[0]),)
+        return (np.full(self.dependencies[0].values.shape, grad[0]),)
 
 
-class Mean(Unary):
-    """The mean of every element, shape [1]."""
+class Mean(Node):
+    """The mean of every element, shape [1]; with `axis`, the mean over those axes (for a runs axis,
+    `Mean(x, axis=(1, 2))` of an [R, batch, 1] node is one loss per run, shape [R])."""
 
-    __slots__ = ()
+    __slots__ = ("axis", "count")
 
-    @staticmethod
-    def forward(x):
-        return x.sum().reshape(1) / x.size
+    def __init__(self, a, axis=None):
+        a = as_node(a)
+        x = a.values
+        self.axis = None if axis is None else tuple(np.atleast_1d(axis).tolist())
+        if self.axis is None:
+            self.count = x.size
+            values = x.sum().reshape(1) / self.count
+        else:
+            self.count = math.prod(x.shape[i] for i in self.axis)
+            values = x.sum(axis=self.axis) / self.count
+        super().__init__(values, (a,))
 
     def backward_step(self, grad):
-        x = self.dependencies[0].value
-        return (np.full(x.shape, grad[0] / x.size),)
+        shape = self.dependencies[0].values.shape
+        if self.axis is None:
+            return (np.full(shape, grad[0] / self.count),)
+        return (np.broadcast_to(np.expand_dims(grad / self.count, self.axis), shape),)
 
 
 # Linear algebra.
 
 
 class VectorMatrixMultiply(Node):
-    """The seed's matmul: multiplies the last axis of a `[..., in]` tensor by an `[out, in]` matrix."""
+    """The seed's matmul: multiplies the last axis of a `[..., in]` tensor by an `[out, in]` matrix.
+    With a runs axis, an `[R, out, in]` matrix multiplies an `[R, batch, in]` tensor run by run."""
 
     __slots__ = ()
 
     def __init__(self, tensor, matrix):
         tensor, matrix = as_node(tensor), as_node(matrix)
-        if matrix.value.ndim != 2 or tensor.value.ndim == 0 or tensor.shape[-1] != matrix.shape[1]:
-            raise _shape_error(type(self).__name__, tensor, matrix, "needs [..., in] and [out, in], got")
-        super().__init__(tensor.value @ matrix.value.T, (tensor, matrix))
+        x, w = tensor.values, matrix.values
+        if w.ndim == 2 and x.ndim > 0 and x.shape[-1] == w.shape[1]:
+            values = x @ w.T
+        elif w.ndim == 3 and x.ndim == 3 and x.shape[0] == w.shape[0] and x.shape[2] == w.shape[2]:
+            values = x @ w.swapaxes(1, 2)
+        else:
+            raise _shape_error(
+                type(self).__name__,
+                tensor,
+                matrix,
+                "needs [..., in] and [out, in], or [R, batch, in] and [R, out, in], got",
+            )
+        super().__init__(values, (tensor, matrix))
 
     def backward_step(self, grad):
-        x, w = self.dependencies[0].value, self.dependencies[1].value
-        grad_rows, x_rows = grad.reshape(-1, w.shape[0]), x.reshape(-1, w.shape[1])
+        tensor, matrix = self.dependencies[:2]
+        x, w = tensor.values, matrix.values
+        if w.ndim == 2:  # every leading axis is a batch axis: rows of [out] and [in]
+            grad_rows, x_rows = grad.reshape(-1, w.shape[0]), x.reshape(-1, w.shape[1])
+        else:
+            grad_rows, x_rows = grad, x
+        grad_rows_t, out = grad_rows.swapaxes(-1, -2), matrix.grad_destination()
         # One row: the same products as the matmul, without BLAS's overhead for an outer product.
-        grad_w = grad_rows.T * x_rows if len(x_rows) == 1 else grad_rows.T @ x_rows
+        if x_rows.shape[-2] == 1:
+            grad_w = np.multiply(grad_rows_t, x_rows, out=out)
+        else:
+            grad_w = np.matmul(grad_rows_t, x_rows, out=out)
         return grad @ w, grad_w
 
 
@@ -235,7 +265,7 @@ class Affine(VectorMatrixMultiply):
         super().__init__(tensor, matrix)
         bias = as_node(bias, like=self)
         try:
-            self.value += bias.value
+            self.values += bias.values
         except ValueError:
             raise _shape_error("Affine", self, bias, "cannot add the bias: product and bias have") from None
         self.dependencies += (bias,)
@@ -251,16 +281,16 @@ class MatMul(Node):
 
     def __init__(self, a, b):
         a, b = as_node(a, like=b), as_node(b, like=a)
-        if a.value.ndim < 2 or b.value.ndim < 2:
+        if a.values.ndim < 2 or b.values.ndim < 2:
             raise _shape_error("MatMul", a, b, "needs operands of at least 2 axes, got")
         try:
-            value = a.value @ b.value
+            values = a.values @ b.values
         except ValueError:
             raise _shape_error("MatMul", a, b, "cannot multiply") from None
-        super().__init__(value, (a, b))
+        super().__init__(values, (a, b))
 
     def backward_step(self, grad):
-        a, b = self.dependencies[0].value, self.dependencies[1].value
+        a, b = self.dependencies[0].values, self.dependencies[1].values
         return grad @ np.swapaxes(b, -1, -2), np.swapaxes(a, -1, -2) @ grad
 
 
@@ -271,9 +301,9 @@ class Transpose(Node):
 
     def __init__(self, a, axes=None):
         a = as_node(a)
-        self.axes = tuple(range(a.value.ndim))[::-1] if axes is None else tuple(axes)
+        self.axes = tuple(range(a.values.ndim))[::-1] if axes is None else tuple(axes)
         # A copy, not a view: the value must not change when a parameter is updated in place.
-        super().__init__(np.transpose(a.value, self.axes).copy(), (a,))
+        super().__init__(np.transpose(a.values, self.axes).copy(), (a,))
 
     def backward_step(self, grad):
         return (np.transpose(grad, np.argsort(self.axes)),)

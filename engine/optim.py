@@ -1,63 +1,88 @@
-"""Optimizers. Each keeps its state in flat arrays and updates all parameters with a few vectorised
-ops. When the parameters' arrays lie back to back in one buffer (as `engine.nn` lays them out) the
-update runs on that buffer in place; otherwise the values are gathered and written back each step.
-The results are the same bit for bit either way: every op is elementwise.
+"""Optimizers. Each updates a `ParameterBuffer` (a model's, or one it makes for loose parameters) in
+place, with its state in arrays of the buffer's shape and two scratch arrays, so a step allocates
+no large array.
+
+Hyperparameters are numbers, or, for a model with a runs axis, one value per run (`lr`,
+`weight_decay`, each of `betas`, `eps`, `momentum`): they are kept as [R, 1] columns. `step(active)`
+leaves the runs where `active` is False exactly as they were, parameters and optimizer state alike.
+Every update is elementwise, so each run's numbers are those of the same optimizer on that run alone.
 """
 
 import numpy as np
 
+from engine.buffer import buffer_of
 
-def contiguous_span(arrays):
-    """A 1-D view of the memory that `arrays` fill back to back, in order, or None if they do not."""
-    root = arrays[0]
-    while isinstance(root.base, np.ndarray):
-        root = root.base
-    if not root.flags.c_contiguous:
-        return None
-    root_start = root.__array_interface__["data"][0]
-    position = start = arrays[0].__array_interface__["data"][0]
-    for array in arrays:
-        if (
-            not array.flags.c_contiguous
-            or array.dtype != root.dtype
-            or array.__array_interface__["data"][0] != position
-        ):
-            return None
-        position += array.nbytes
-    if position > root_start + root.nbytes or start < root_start:
-        return None
-    offset = (start - root_start) // root.itemsize
-    return root.reshape(-1)[offset : offset + (position - start) // root.itemsize]
+# (what is allowed, the test) for `Optimizer.hyperparameter`
+NON_NEGATIVE = ("a number >= 0", lambda v: v >= 0)
+POSITIVE = ("a number > 0", lambda v: v > 0)
+BELOW_ONE = ("in [0, 1)", lambda v: (v >= 0) & (v < 1))
+
+
+def _nonzero(value):
+    return np.any(value) if isinstance(value, np.ndarray) else value != 0
 
 
 class Optimizer:
     def __init__(self, parameters, lr):
-        self.parameters = list(parameters)
-        if not self.parameters:
-            raise ValueError(f"{type(self).__name__}: got an empty list of parameters")
-        self.lr = lr
-        self._span = contiguous_span([p.value for p in self.parameters])
-        sizes = [p.value.size for p in self.parameters]
-        self._bounds = list(zip(np.cumsum([0, *sizes[:-1]]).tolist(), np.cumsum(sizes).tolist(), strict=True))
-        self._size = sum(sizes)
-        self._dtype = self.parameters[0].value.dtype
+        self.buffer = buffer_of(parameters, type(self).__name__)
+        self.parameters = self.buffer.parameters
+        self.lr = self.hyperparameter("lr", lr, *NON_NEGATIVE)
+        self._scratch = self.zeros(), self.zeros()
+
+    def hyperparameter(self, name, value, allowed, is_allowed):
+        """`value` as a float, or as an [R, 1] column when one value per run is given; a ValueError
+        naming `name` and what is `allowed` when it is not."""
+        where = f"{type(self).__name__}: {name} must be {allowed}"
+        try:
+            array = np.asarray(value, dtype=float)
+        except (TypeError, ValueError):
+            raise ValueError(f"{where}, got {value!r}") from None
+        if array.ndim == 1 and self.buffer.runs is None:
+            raise ValueError(f"{where}; one value per run needs a model with a runs axis, got {value!r}")
+        if array.ndim > 1 or (array.ndim == 1 and len(array) != self.buffer.runs):
+            raise ValueError(f"{where}, one number or one per run ({self.buffer.runs}), got {value!r}")
+        if not np.all(is_allowed(array)):
+            raise ValueError(f"{where}, got {value!r}")
+        return float(array) if array.ndim == 0 else array.reshape(-1, 1)
+
+    def betas_pair(self, betas):
+        is_pair = isinstance(betas, tuple | list) or (isinstance(betas, np.ndarray) and betas.ndim == 1)
+        if not is_pair or len(betas) != 2:
+            raise ValueError(
+                f"{type(self).__name__}: betas must be a pair (b1, b2), each a number in [0, 1) "
+                f"or one per run, got {betas!r}"
+            )
+        return tuple(
+            self.hyperparameter(name, beta, *BELOW_ONE)
+            for name, beta in zip(("betas[0]", "betas[1]"), betas, strict=True)
+        )
 
     def zeros(self):
-        return np.zeros(self._size, dtype=self._dtype)
+        return np.zeros_like(self.buffer.values)
 
-    def zero_grad(self):
-        for p in self.parameters:
-            p.zero_grad()
+    def state(self):
+        """The arrays of optimizer state, each with one row per run."""
+        return []
 
-    def step(self):
-        grad = np.concatenate([p.grad.ravel() for p in self.parameters])
-        if self._span is not None:
-            self._update(self._span, grad)
-            return
-        values = np.concatenate([p.value.ravel() for p in self.parameters])
-        self._update(values, grad)
-        for p, (start, stop) in zip(self.parameters, self._bounds, strict=True):
-            p.value[...] = values[start:stop].reshape(p.value.shape)
+    def step(self, active=None):
+        """Update the parameters from their gradients. `active`: one bool per run (per row of the
+        buffer); runs where it is False keep their parameters and state exactly."""
+        values, grads = self.buffer.values, self.buffer.grads
+        if active is None:
+            self._update(values, grads)
+        else:
+            active = np.asarray(active, dtype=bool)
+            if active.shape != (len(values),):
+                raise ValueError(
+                    f"step(active): need one bool per run, shape ({len(values)},), got {active.shape}"
+                )
+            frozen = ~active
+            kept = [(array, array[frozen]) for array in [values, *self.state()]]
+            with np.errstate(all="ignore"):  # the frozen runs' numbers are thrown away
+                self._update(values, grads)
+            for array, saved in kept:
+                array[frozen] = saved
+        self.buffer.changed()
 
     def _update(self, p, g):
         """Update the flat parameter array `p` in place from the flat gradient `g`."""
@@ -77,19 +102,36 @@ class SeedAdamW(Optimizer):
 
     def __init__(self, parameters, lr=0.001, betas=(0.9, 0.999), weight_decay=0.01, eps=1e-8):
         super().__init__(parameters, lr)
-        self.betas, self.weight_decay, self.eps = tuple(betas), weight_decay, eps
+        self.betas = self.betas_pair(betas)
+        self.weight_decay = self.hyperparameter(
+            "weight_decay", weight_decay, "a number >= 0", lambda v: v >= 0
+        )
+        self.eps = self.hyperparameter("eps", eps, *POSITIVE)
         self.moment_1, self.moment_2 = self.zeros(), self.zeros()
 
+    def state(self):
+        return [self.moment_1, self.moment_2]
+
     def _update(self, p, g):
-        b1, b2 = self.betas
-        m1, m2 = self.moment_1, self.moment_2
+        (b1, b2), lr = self.betas, self.lr
+        m1, m2, (t, u) = self.moment_1, self.moment_2, self._scratch
         m1 *= b1
-        m1 += g * (1 - b1)
+        np.multiply(g, 1 - b1, out=t)
+        m1 += t
         m2 *= b2
-        m2 += (g * g) * (1 - b2)
-        variance = np.maximum(m2 - m1 * m1, 0.0)
-        p -= self.lr * m1 / (np.sqrt(variance) + self.eps)
-        p -= self.weight_decay * self.lr * p
+        np.multiply(g, g, out=t)
+        t *= 1 - b2
+        m2 += t
+        np.multiply(m1, m1, out=t)
+        np.subtract(m2, t, out=t)
+        np.maximum(t, 0.0, out=t)
+        np.sqrt(t, out=t)
+        t += self.eps
+        np.multiply(m1, lr, out=u)
+        u /= t
+        p -= u
+        np.multiply(p, self.weight_decay * lr, out=u)
+        p -= u
 
 
 class Adam(Optimizer):
@@ -99,25 +141,41 @@ class Adam(Optimizer):
 
     def __init__(self, parameters, lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         super().__init__(parameters, lr)
-        self.betas, self.eps, self.weight_decay = tuple(betas), eps, weight_decay
+        self.betas = self.betas_pair(betas)
+        self.eps = self.hyperparameter("eps", eps, *POSITIVE)
+        self.weight_decay = self.hyperparameter(
+            "weight_decay", weight_decay, "a number >= 0", lambda v: v >= 0
+        )
         self.moment_1, self.moment_2 = self.zeros(), self.zeros()
-        self.steps = 0
+        self.steps = np.zeros((len(self.buffer.values), 1), dtype=np.int64)  # per run: a frozen run's stays
+
+    def state(self):
+        return [self.moment_1, self.moment_2, self.steps]
 
     def _update(self, p, g):
-        if self.weight_decay and self.decoupled_weight_decay:
-            p *= 1 - self.lr * self.weight_decay
-        elif self.weight_decay:
-            g = g + self.weight_decay * p
-        b1, b2 = self.betas
+        (b1, b2), lr, weight_decay = self.betas, self.lr, self.weight_decay
+        m1, m2, (t, u) = self.moment_1, self.moment_2, self._scratch
+        if _nonzero(weight_decay) and self.decoupled_weight_decay:
+            p *= 1 - lr * weight_decay
+        elif _nonzero(weight_decay):
+            np.multiply(p, weight_decay, out=u)
+            u += g
+            g = u
         self.steps += 1
-        m1, m2 = self.moment_1, self.moment_2
         m1 *= b1
-        m1 += (1 - b1) * g
+        np.multiply(g, 1 - b1, out=t)
+        m1 += t
         m2 *= b2
-        m2 += (1 - b2) * (g * g)
-        step_size = self.lr / (1 - b1**self.steps)
-        denominator = np.sqrt(m2) / np.sqrt(1 - b2**self.steps) + self.eps
-        p -= step_size * (m1 / denominator)
+        np.multiply(g, g, out=t)
+        t *= 1 - b2
+        m2 += t
+        step_size = lr / (1 - b1**self.steps)
+        np.sqrt(m2, out=t)
+        t /= np.sqrt(1 - b2**self.steps)
+        t += self.eps
+        np.divide(m1, t, out=t)
+        t *= step_size
+        p -= t
 
 
 class AdamW(Adam):
@@ -134,16 +192,27 @@ class SGD(Optimizer):
 
     def __init__(self, parameters, lr=0.001, momentum=0.0, weight_decay=0.0):
         super().__init__(parameters, lr)
-        self.momentum, self.weight_decay = momentum, weight_decay
-        self.velocity = None
+        self.momentum = self.hyperparameter("momentum", momentum, *BELOW_ONE)
+        self.weight_decay = self.hyperparameter(
+            "weight_decay", weight_decay, "a number >= 0", lambda v: v >= 0
+        )
+        self.velocity = self.zeros()
+
+    def state(self):
+        return [self.velocity]
 
     def _update(self, p, g):
-        if self.weight_decay:
-            g = g + self.weight_decay * p
-        if self.momentum:
-            self.velocity = g.copy() if self.velocity is None else self.momentum * self.velocity + g
+        t, u = self._scratch
+        if _nonzero(self.weight_decay):
+            np.multiply(p, self.weight_decay, out=t)
+            t += g
+            g = t
+        if _nonzero(self.momentum):
+            self.velocity *= self.momentum
+            self.velocity += g
             g = self.velocity
-        p -= self.lr * g
+        np.multiply(g, self.lr, out=u)
+        p -= u
 
 
 OPTIMIZERS = {"seed_adamw": SeedAdamW, "adamw": AdamW, "adam": Adam, "sgd": SGD}

@@ -104,7 +104,7 @@ def train(task: dict[str, Any], on_progress: ProgressCallback | None = None) -> 
         graph_dot=loss.pretty_print_dot_graph(),
     )
     if not result.diverged:
-        result.parameters = {name: np.array(p.value) for name, p in model.named_parameters()}
-        result.eval_pred = model(Variable(EVAL_X)).value[:, 0]
+        result.parameters = {name: np.array(p.values) for name, p in model.named_parameters()}
+        result.eval_pred = model(Variable(EVAL_X)).values[:, 0]
         result.eval_target = target(EVAL_X)[:, 0]
     return result

@@ -43,14 +43,16 @@ def test_seed_vocabulary_values_have_the_seeds_layout():
     assert Variable(tensor_from_list([0.5])).values.tolist() == [0.5]
 
 
-def test_values_assign_in_place():
+def test_parameter_values_change_only_by_assignment_which_copies_in_place():
     m = Matrix(in_channels=2, out_features=2)
     array = m.values
-    m.values[...] = np.eye(2)
     m.values = [[1.0, 2.0], [3.0, 4.0]]
     assert m.values is array and array.tolist() == [[1.0, 2.0], [3.0, 4.0]]
+    with pytest.raises(ValueError, match="read-only"):
+        m.values[...] = np.eye(2)
     with pytest.raises(ValueError, match=r"\(3,\).*\(2, 2\)"):
         m.values = np.ones(3)
+    assert array.tolist() == [[1.0, 2.0], [3.0, 4.0]]
 
 
 def test_after_backward_every_node_has_a_grad_of_its_shape():
@@ -78,7 +80,7 @@ def test_a_node_used_twice_gets_the_sum_of_both_gradients():
 
 def test_gradients_match_a_hand_derivation():
     x, w = Variable([[2.0]]), Matrix(in_channels=1, out_features=1)
-    w.values[...] = 3.0
+    w.values = [[3.0]]
     loss = Reduce(Square(VectorMatrixMultiply(x, w) - 1.0))  # (3*2 - 1)^2
     loss.backward()
     assert loss.item() == 25.0
@@ -126,7 +128,7 @@ def test_float32_graphs_stay_float32():
     m = Matrix(in_channels=3, out_features=2, dtype=np.float32)
     loss = Mean(Square(LeakyRelu(VectorMatrixMultiply(x, m) * 2.0 + 1.0) / 3.0 - 0.5))
     loss.backward()
-    assert loss.value.dtype == np.float32 and m.grad.dtype == np.float32 and x.grad.dtype == np.float32
+    assert loss.values.dtype == np.float32 and m.grad.dtype == np.float32 and x.grad.dtype == np.float32
     assert Variable([1, 2]).values.dtype == np.float64
 
 
@@ -171,3 +173,36 @@ def test_dot_labels_are_escaped():
     assert len(nodes) == 2
     if shutil.which("dot"):
         subprocess.run(["dot", "-Tsvg"], input=text, text=True, check=True, capture_output=True)
+
+
+def test_a_parameter_changed_between_forward_and_backward_is_refused():
+    from engine.nn import MLP
+    from engine.optim import SGD
+
+    model = MLP(1, [3], 1, rng=0)
+    optimizer = SGD(model.parameters(), lr=0.1)
+    loss = Mean(Square(model(np.ones((2, 1)))))
+    loss.backward()
+    optimizer.step()  # after backward: fine
+    with pytest.raises(RuntimeError, match=r"Parameter\(layers\.1\.weight\) changed .* after Affine used it"):
+        loss.backward()
+    loss = Mean(Square(model(np.ones((2, 1)))))
+    model.parameters()[0].values = np.zeros((3, 1))
+    with pytest.raises(RuntimeError, match=r"layers\.0\.weight\) changed"):
+        loss.backward()
+    with pytest.raises(ValueError, match="read-only"):  # the only other way in is refused at once
+        model.parameters()[0].values[0] = 1.0
+    Mean(Square(model(np.ones((2, 1))))).backward()  # a graph built after the change is fine
+
+
+def test_backward_on_more_than_one_element_needs_an_upstream_gradient():
+    x = Variable([1.0, 2.0, 3.0])
+    y = Square(x)
+    with pytest.raises(ValueError, match=r"backward\(\) on Square of shape \(3,\).*pass backward\(grad\)"):
+        y.backward()
+    with pytest.raises(ValueError, match=r"grad has shape \(2,\), Square has \(3,\)"):
+        y.backward(np.ones(2))
+    y.backward(np.array([1.0, 0.0, 2.0]))
+    assert x.grad.tolist() == [2.0, 0.0, 12.0]
+    Reduce(y).backward()  # one element: the gradient 1 is implied
+    assert x.grad.tolist() == [2.0, 4.0, 6.0]

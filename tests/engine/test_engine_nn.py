@@ -26,12 +26,30 @@ def test_mlp_shapes_and_names():
     assert all(p.grad.shape == p.shape for p in model.parameters())
 
 
-def test_parameters_are_views_of_one_flat_buffer():
+def test_parameters_and_gradients_are_views_of_the_models_buffer():
     model = MLP(2, [3], 1, rng=0)
-    flat = model.flat_values
-    assert flat.size == sum(p.values.size for p in model.parameters())
-    model.parameters()[1].values[...] = 7.0  # layers.0.bias, after the 3x2 weight
-    np.testing.assert_array_equal(flat[6:9], 7.0)
+    flat, grads = model.buffer.values, model.buffer.grads
+    assert flat.shape == grads.shape == (1, sum(p.values.size for p in model.parameters()))
+    model.parameters()[1].values = [7.0, 8.0, 9.0]  # layers.0.bias, after the 3x2 weight
+    np.testing.assert_array_equal(flat[0, 6:9], [7.0, 8.0, 9.0])
+    Mean(Square(model(np.ones((4, 2))))).backward()
+    np.testing.assert_array_equal(grads[0, 6:9], model.parameters()[1].grad)
+    assert all(np.shares_memory(p.grad, grads) for p in model.parameters())
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ((1, [0], 1), r"MLP: hidden must be a list of positive integers, got \[0\]"),
+        ((1, [8, -2], 1), r"hidden must be a list of positive integers, got \[8, -2\]"),
+        ((1, [2.5], 1), r"hidden must be a list of positive integers"),
+        ((0, [8], 1), r"MLP: in_features must be a positive integer, got 0"),
+        ((1, [8], -1), r"MLP: out_features must be a positive integer, got -1"),
+    ],
+)
+def test_widths_that_are_not_positive_integers_are_refused(args, message):
+    with pytest.raises(ValueError, match=message):
+        MLP(*args)
 
 
 def test_seed_init_is_uniform_on_zero_one():
@@ -59,7 +77,7 @@ def test_linear_without_bias_and_its_gradient():
     layer = Linear(3, 2, bias=False, rng=0)
     assert [name for name, _ in layer.named_parameters()] == ["weight"]
     x = np.random.default_rng(1).normal(size=(4, 3))
-    np.testing.assert_allclose(layer(x).value, x @ layer.weight.values.T)
+    np.testing.assert_allclose(layer(x).values, x @ layer.weight.values.T)
     gradcheck(lambda v: layer(v), [x])
 
 
@@ -72,7 +90,7 @@ def test_float32_model():
     model = MLP(1, [4], 1, rng=0, dtype=np.float32)
     loss = Mean(Square(model(np.ones((2, 1)))))
     loss.backward()
-    assert loss.value.dtype == np.float32
+    assert loss.values.dtype == np.float32
     assert all(p.values.dtype == np.float32 and p.grad.dtype == np.float32 for p in model.parameters())
 
 

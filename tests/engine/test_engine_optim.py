@@ -104,7 +104,9 @@ def test_flat_buffer_and_separate_parameters_give_identical_bits(name):
     model = MLP(2, [4, 3], 1, rng=0)
     separate = [Parameter(p.values.copy()) for p in model.parameters()]
     optimizers = [OPTIMIZERS[name](params, lr=1e-2) for params in (model.parameters(), separate)]
-    assert optimizers[0]._span is not None and optimizers[1]._span is None
+    assert optimizers[0].buffer is model.buffer
+    assert all(p.buffer is optimizers[1].buffer for p in separate)  # loose parameters gathered into one
+    assert OPTIMIZERS[name](separate).buffer is optimizers[1].buffer
     rng = np.random.default_rng(1)
     for _ in range(10):
         for a, b in zip(model.parameters(), separate, strict=True):
@@ -113,7 +115,37 @@ def test_flat_buffer_and_separate_parameters_give_identical_bits(name):
             optimizer.step()
     for a, b in zip(model.parameters(), separate, strict=True):
         np.testing.assert_array_equal(a.values, b.values)
-    assert np.shares_memory(model.parameters()[0].values, model.flat_values)
+    assert np.shares_memory(model.parameters()[0].values, model.buffer.values)
+
+
+def test_part_of_a_models_parameters_is_refused():
+    model = MLP(1, [3], 1, rng=0)
+    with pytest.raises(ValueError, match=r"share a buffer with others; pass them all together"):
+        SGD(model.parameters()[:2], lr=0.1)
+
+
+@pytest.mark.parametrize(
+    "optimizer_class, kwargs, message",
+    [
+        (SGD, dict(lr=-1), r"SGD: lr must be a number >= 0, got -1"),
+        (AdamW, dict(lr=float("nan")), r"AdamW: lr must be a number >= 0, got nan"),
+        (Adam, dict(lr="fast"), r"Adam: lr must be a number >= 0, got 'fast'"),
+        (AdamW, dict(betas=(0.9, 0.9, 0.9)), r"AdamW: betas must be a pair \(b1, b2\)"),
+        (SeedAdamW, dict(betas=0.9), r"SeedAdamW: betas must be a pair"),
+        (Adam, dict(betas=(1.0, 0.999)), r"Adam: betas\[0\] must be in \[0, 1\), got 1.0"),
+        (SeedAdamW, dict(betas=(0.9, -0.1)), r"SeedAdamW: betas\[1\] must be in \[0, 1\), got -0.1"),
+        (Adam, dict(eps=0.0), r"Adam: eps must be a number > 0, got 0.0"),
+        (SeedAdamW, dict(eps=-1e-8), r"SeedAdamW: eps must be a number > 0"),
+        (AdamW, dict(weight_decay=-0.1), r"AdamW: weight_decay must be a number >= 0, got -0.1"),
+        (SGD, dict(weight_decay=-1), r"SGD: weight_decay must be a number >= 0"),
+        (SGD, dict(momentum=1.0), r"SGD: momentum must be in \[0, 1\), got 1.0"),
+        (SGD, dict(momentum=-0.5), r"SGD: momentum must be in \[0, 1\), got -0.5"),
+        (SGD, dict(lr=[0.1, 0.2]), r"SGD: lr must be .*one value per run needs a model with a runs axis"),
+    ],
+)
+def test_bad_arguments_are_refused_at_construction(optimizer_class, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        optimizer_class([Parameter(np.zeros(2))], **kwargs)
 
 
 def test_float32_parameters_stay_float32():

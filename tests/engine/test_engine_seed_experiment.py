@@ -36,12 +36,12 @@ def test_seed_experiment_converges(two_runs):
     assert losses[:10].mean() > 100.0  # the seed's init starts far off
     assert losses[-100:].mean() < 0.2
     grid = np.linspace(-1.0, 1.0, 200).reshape(-1, 1)
-    assert np.mean((model(grid).value - target(grid)) ** 2) < 0.05
+    assert np.mean((model(grid).values - target(grid)) ** 2) < 0.05
 
 
 def test_one_seed_gives_bit_identical_runs(two_runs):
     (losses_a, model_a), (losses_b, model_b) = two_runs
     np.testing.assert_array_equal(losses_a, losses_b)
-    np.testing.assert_array_equal(model_a.flat_values, model_b.flat_values)
+    np.testing.assert_array_equal(model_a.buffer.values, model_b.buffer.values)
     other_losses, _ = seed_experiment(seed=1, steps=5)
     assert not np.array_equal(other_losses, losses_a[:5])

@@ -49,7 +49,7 @@ def test_seed_model_in_engine_vocabulary_follows_the_seed():
     m2, b2 = Matrix(in_channels=64, out_features=1), LearnableParameter(shape=[1])
     parameters = [m0, b0, m1, b1, m2, b2]
     for name, p in zip(NAMES, parameters, strict=True):
-        p.values[...] = REFERENCE[f"initial_{name}"]
+        p.values = REFERENCE[f"initial_{name}"]
 
     def eval_mlp(x):
         for matrix, bias, last in [(m0, b0, False), (m1, b1, False), (m2, b2, True)]:
@@ -117,7 +117,7 @@ def test_the_seeds_own_model_and_loop_run_on_the_engine(tmp_path, monkeypatch):
     namespace = {"random": RecordedRandom(REFERENCE["uniforms"]), "print": lambda *args: printed.append(args)}
     exec(compile(imports + model + setup, "seed_model", "exec"), namespace)
     for name in NAMES:
-        namespace[name].values[...] = REFERENCE[f"initial_{name}"]
+        namespace[name].values = REFERENCE[f"initial_{name}"]
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / ".tmp").mkdir()
