@@ -5,6 +5,9 @@ returns that cached array. Backward only reads cached values, so it refuses a gr
 changed after its forward pass (see `Parameter`).
 """
 
+import itertools
+from operator import attrgetter
+
 import numpy as np
 
 DEFAULT_DTYPE = np.float64
@@ -16,6 +19,8 @@ _default_rng = np.random.default_rng()
 # of `backward`: a node whose `grad_pass` is the current pass already holds a gradient of this pass.
 _changes = 0
 _passes = 0
+_creation = itertools.count()  # numbers the nodes in the order they are built
+_by_creation = attrgetter("created")
 
 
 def manual_seed(seed):
@@ -70,7 +75,7 @@ class Node:
     """A value in the graph: `.values` (an ndarray) and, after backward, `.grad` of the same shape.
     Subclasses that have dependencies implement `backward_step`."""
 
-    __slots__ = ("values", "grad", "dependencies", "born", "grad_pass")
+    __slots__ = ("values", "grad", "dependencies", "born", "grad_pass", "created")
     changed_at = -1  # only parameters change after they are built
 
     def __init__(self, values, dependencies=()):
@@ -79,6 +84,7 @@ class Node:
         self.dependencies = dependencies
         self.born = _changes
         self.grad_pass = 0
+        self.created = next(_creation)
 
     @property
     def shape(self):
@@ -103,18 +109,17 @@ class Node:
         return None
 
     def topological_order(self):
-        """Every node this one depends on, dependencies before dependents, ending with this node
-        (a depth-first post-order, with an explicit stack so that any depth works)."""
-        order, seen, stack = [], set(), [(self, False)]
+        """Every node this one depends on, dependencies before dependents, ending with this node.
+
+        Ops are built after their inputs (evaluation is eager), so the order of construction is a
+        topological order: collect what is reachable, then sort it by `created`."""
+        reached, stack = {self}, [self]
         while stack:
-            node, expanded = stack.pop()
-            if expanded:
-                order.append(node)
-            elif node not in seen:
-                seen.add(node)
-                stack.append((node, True))
-                stack.extend((dep, False) for dep in reversed(node.dependencies) if dep not in seen)
-        return order
+            for dep in stack.pop().dependencies:
+                if dep not in reached:
+                    reached.add(dep)
+                    stack.append(dep)
+        return sorted(reached, key=_by_creation)
 
     # The seed's name for it.
     get_topo_sorted_list_of_deps = topological_order
@@ -147,10 +152,12 @@ class Node:
         order = self.topological_order()
         self.grad_pass, self.grad = this_pass, grad
         for node in reversed(order):
-            if not node.dependencies:
+            dependencies = node.dependencies
+            if not dependencies:
                 continue
-            for dep, grad in zip(node.dependencies, node.backward_step(node.grad), strict=True):
-                if dep.changed_at > node.born:
+            born = node.born
+            for dep, grad in zip(dependencies, node.backward_step(node.grad), strict=True):
+                if dep.changed_at > born:
                     raise RuntimeError(
                         f"{dep.label()} changed (an optimizer step or an assignment) after {node.label()} "
                         "used it: backward would mix old and new values. Call backward before changing "
@@ -235,6 +242,7 @@ class Parameter(Leaf):
     def __init__(self, values, name=None, dtype=None):
         values = np.array(as_array(values, dtype))
         self.dependencies, self.born, self.grad_pass = (), _changes, 0  # Node's, past its `values` slot
+        self.created = next(_creation)
         self.name = name
         self.changed_at = 0
         self.attach(values, np.zeros_like(values), buffer=None)

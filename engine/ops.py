@@ -262,8 +262,8 @@ class Affine(VectorMatrixMultiply):
     __slots__ = ()
 
     def __init__(self, tensor, matrix, bias):
+        bias = as_node(bias, like=matrix)  # before this node: construction order is topological
         super().__init__(tensor, matrix)
-        bias = as_node(bias, like=self)
         try:
             self.values += bias.values
         except ValueError:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from engine import (
+    Affine,
     Constant,
     LeakyRelu,
     LearnableParameter,
@@ -58,8 +59,12 @@ def test_parameter_values_change_only_by_assignment_which_copies_in_place():
 def test_after_backward_every_node_has_a_grad_of_its_shape():
     loss, _ = small_seed_graph(np.array([[0.3], [-0.7]]))
     loss.backward()
-    for node in loss.topological_order():
+    order = loss.topological_order()
+    for position, node in enumerate(order):
         assert isinstance(node.grad, np.ndarray) and node.grad.shape == node.shape, node.label()
+        assert all(order.index(dep) < position for dep in node.dependencies), node.label()
+    affine = Affine(Variable(np.ones((2, 3))), Matrix(3, 2), np.zeros(2))  # a bias given as an array
+    assert affine.topological_order()[-1] is affine
     assert loss.grad.tolist() == [1.0]
 
 
