@@ -8,6 +8,8 @@ leaves the runs where `active` is False exactly as they were, parameters and opt
 Every update is elementwise, so each run's numbers are those of the same optimizer on that run alone.
 """
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from engine.buffer import buffer_of
@@ -46,7 +48,7 @@ class Optimizer:
         return float(array) if array.ndim == 0 else array.reshape(-1, 1)
 
     def betas_pair(self, betas):
-        is_pair = isinstance(betas, tuple | list) or (isinstance(betas, np.ndarray) and betas.ndim == 1)
+        is_pair = (isinstance(betas, Sequence) and not isinstance(betas, str)) or np.ndim(betas) == 1
         if not is_pair or len(betas) != 2:
             raise ValueError(
                 f"{type(self).__name__}: betas must be a pair (b1, b2), each a number in [0, 1) "
