@@ -1,0 +1,103 @@
+"""A PostgreSQL server of its own in a directory: `initdb` once, then `pg_ctl start/stop`, on a free port.
+
+Local socket connections (in the directory) are trusted, TCP ones on 127.0.0.1 need a password
+(scram-sha-256). The data stays in `<dir>/data` across restarts; the port is kept in `<dir>/state.json`.
+"""
+
+from __future__ import annotations
+
+import glob
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.services.process import (
+    ServiceError,
+    StateFile,
+    as_user,
+    owned_dir,
+    read_pid,
+    run,
+    run_ok,
+    saved_port,
+    stop_pid,
+    wait_until,
+    which,
+)
+
+USER = "postgres"
+
+
+def _bin(program: str) -> str:
+    return which(program, *sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True))
+
+
+@dataclass
+class Postgres:
+    directory: Path
+
+    def __post_init__(self):
+        self.directory = Path(self.directory).resolve()
+        self.data = self.directory / "data"
+        self.log = self.directory / "postgres.log"
+        self.state = StateFile(self.directory / "state.json")
+
+    @property
+    def port(self) -> int | None:
+        return self.state.read().get("port")
+
+    @property
+    def pid(self) -> int | None:
+        return read_pid(self.data / "postmaster.pid")
+
+    def start(self, port: int | None = None, seconds: float = 60) -> int:
+        """Start (initialising the data directory the first time); the postmaster's PID."""
+        if self.pid is not None:
+            return self.pid
+        owned_dir(self.directory, USER, 0o755)
+        if not (self.data / "PG_VERSION").exists():
+            run(as_user(USER, [_bin("initdb"), "-D", str(self.data), "-U", USER, "--auth-local=trust",
+                               "--auth-host=scram-sha-256", "--encoding=UTF8", "--no-sync"]),
+                "initdb", cwd=self.directory)  # fmt: skip
+        port = saved_port(self.state, "port", port)
+        options = f"-p {port} -k {self.directory} -c listen_addresses=127.0.0.1"
+        run(as_user(USER, [_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", options,
+                           "-w", "-t", str(int(seconds)), "start"]),
+            "pg_ctl start", log=self.log, cwd=self.directory)  # fmt: skip
+        wait_until(self.is_ready, seconds, "postgres", log=self.log)
+        return self.pid
+
+    def is_ready(self) -> bool:
+        if self.port is None:
+            return False
+        command = [_bin("pg_isready"), "-q", "-h", str(self.directory), "-p", str(self.port)]
+        return run_ok(as_user(USER, command))
+
+    def stop(self, seconds: float = 60) -> None:
+        """Stop by the postmaster's PID (SIGTERM: a clean, fast shutdown that keeps the data)."""
+        pid = self.pid
+        if pid is None:
+            return
+        stop_pid(pid, seconds)
+        if read_pid(self.data / "postmaster.pid") is not None:
+            raise ServiceError(f"postgres {pid} did not stop; log: {self.log}")
+
+    def sql(self, statement: str, database: str = "postgres") -> str:
+        """Run one SQL statement as the superuser over the local socket; its output (tuples only)."""
+        command = [_bin("psql"), "-h", str(self.directory), "-p", str(self.port), "-d", database,
+                   "-v", "ON_ERROR_STOP=1", "-tAc", statement]  # fmt: skip
+        return run(as_user(USER, command), "psql", log=self.log).stdout.strip()
+
+    def ensure_role(self, role: str, password: str) -> None:
+        """A login role with this password (created, or its password reset)."""
+        quoted = password.replace("'", "''")
+        exists = self.sql(f"SELECT 1 FROM pg_roles WHERE rolname = '{role}'")
+        verb = "ALTER" if exists else "CREATE"
+        self.sql(f"{verb} ROLE \"{role}\" LOGIN PASSWORD '{quoted}'")
+
+    def ensure_database(self, name: str, owner: str) -> None:
+        if not self.sql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'"):
+            self.sql(f'CREATE DATABASE "{name}" OWNER "{owner}"')
+
+    def url(self, database: str, role: str) -> str:
+        """A SQLAlchemy URL over TCP without the password (libpq reads it from PGPASSFILE)."""
+        return f"postgresql://{role}@127.0.0.1:{self.port}/{database}"

@@ -1,0 +1,215 @@
+"""What every service starter shares: free ports, running a command as a service account, waiting with a
+bound, and stopping a daemon by the PID it wrote.
+
+Services run as their own accounts (`postgres`, `mysql`, `munge`, `slurm`), which refuse to run as
+root; when this process is root it switches with `runuser -u`, otherwise it runs them as itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+
+class ServiceError(RuntimeError):
+    """A service would not start or stop; the message says which and where its log is."""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def port_is_free(port: int) -> bool:
+    """Whether nothing listens on `port` (connections in TIME_WAIT do not count: servers reuse the address)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def is_root() -> bool:
+    return os.geteuid() == 0
+
+
+def as_user(user: str, argv: Sequence[str]) -> list[str]:
+    """`argv` run as `user` (through `runuser` when root; unchanged otherwise)."""
+    if is_root() and user != "root":
+        return ["runuser", "-u", user, "--", *argv]
+    return list(argv)
+
+
+def owned_dir(path: Path, user: str, mode: int = 0o700) -> Path:
+    """`path` created (with parents) and, when root, handed to `user`."""
+    path.mkdir(parents=True, exist_ok=True)
+    if is_root():
+        account = pwd.getpwnam(user)
+        os.chown(path, account.pw_uid, account.pw_gid)
+    path.chmod(mode)
+    return path
+
+
+def chown(path: Path, user: str) -> None:
+    if is_root():
+        account = pwd.getpwnam(user)
+        os.chown(path, account.pw_uid, account.pw_gid)
+
+
+def traversable(path: Path) -> None:
+    """Let service accounts reach `path` and the directories above it (pytest's are 0700)."""
+    for directory in [path, *path.parents]:
+        if directory == Path("/"):
+            break
+        mode = directory.stat().st_mode
+        if mode & 0o011 != 0o011 and directory.stat().st_uid == os.geteuid():
+            directory.chmod(mode | 0o011)
+
+
+def run(argv: Sequence[str], what: str, log: Path | None = None, **kwargs) -> subprocess.CompletedProcess:
+    """Run `argv` to its end; a failure is a ServiceError with the command's last output."""
+    result = subprocess.run(list(argv), capture_output=True, text=True, stdin=subprocess.DEVNULL, **kwargs)
+    if result.returncode != 0:
+        output = (result.stdout + result.stderr).strip().splitlines()[-5:]
+        hint = f" (log: {log})" if log else ""
+        raise ServiceError(f"{what} failed with exit code {result.returncode}{hint}: {' | '.join(output)}")
+    return result
+
+
+def run_ok(argv: Sequence[str], **kwargs) -> bool:
+    """Whether `argv` exits 0 (its output is dropped)."""
+    kwargs.setdefault("stdin", None if "input" in kwargs else subprocess.DEVNULL)
+    return subprocess.run(list(argv), capture_output=True, **kwargs).returncode == 0
+
+
+def spawn(argv: Sequence[str], log: Path, env: dict[str, str] | None = None, cwd: Path | None = None) -> int:
+    """Start a long-running process in a session of its own (it outlives this one); its PID."""
+    with open(log, "ab") as output:
+        process = subprocess.Popen(
+            list(argv), stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
+            env=env, cwd=cwd, start_new_session=True,
+        )  # fmt: skip
+    return process.pid
+
+
+def wait_until(ready: Callable[[], bool], seconds: float, what: str, alive: Callable[[], bool] | None = None,
+               log: Path | None = None) -> None:  # fmt: skip
+    """Poll `ready` until it is true; a ServiceError after `seconds`, or at once if `alive` turns false."""
+    deadline = time.monotonic() + seconds
+    pause = 0.05
+    while True:
+        if ready():
+            return
+        hint = f"; log: {log}" + _tail(log) if log else ""
+        if alive is not None and not alive():
+            raise ServiceError(f"{what}: the process exited{hint}")
+        if time.monotonic() > deadline:
+            raise ServiceError(f"{what}: not ready after {seconds:.0f} s{hint}")
+        time.sleep(pause)
+        pause = min(pause * 1.5, 0.5)
+
+
+def _tail(log: Path | None, lines: int = 3) -> str:
+    if log is None or not log.exists():
+        return ""
+    text = log.read_text(errors="replace").strip().splitlines()[-lines:]
+    return " | " + " | ".join(text) if text else ""
+
+
+def read_pid(pid_file: Path) -> int | None:
+    """The PID in a pid file (first line), if the file exists and the process is alive."""
+    try:
+        pid = int(pid_file.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid if is_alive(pid) else None
+
+
+def is_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return not _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def stop_pid(pid: int | None, seconds: float = 30, group: bool = False) -> None:
+    """SIGTERM `pid` (its whole process group with `group`), wait for it to go, SIGKILL after `seconds`."""
+    if pid is None or not is_alive(pid):
+        return
+    send = os.killpg if group else os.kill
+    try:
+        send(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        reap(pid)
+        if not is_alive(pid):
+            return
+        time.sleep(0.1)
+    try:
+        send(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    wait_until(lambda: (reap(pid), not is_alive(pid))[1], 10, f"process {pid} after SIGKILL")
+
+
+def reap(pid: int) -> None:
+    """Collect `pid` if it is our own child that has exited (else it stays a zombie)."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def which(program: str, *extra_dirs: str) -> str:
+    """The path of `program`, also looked for in `extra_dirs` (e.g. PostgreSQL's versioned bin)."""
+    path = shutil.which(program, path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", *extra_dirs]))
+    if path is None:
+        raise ServiceError(f"{program} not found: install it (see .ci/run for the Debian packages)")
+    return path
+
+
+class StateFile:
+    """A small JSON file of a service directory (its ports), kept so a restart finds the same values."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def read(self) -> dict:
+        return json.loads(self.path.read_text()) if self.path.exists() else {}
+
+    def update(self, **values) -> dict:
+        data = self.read() | values
+        self.path.write_text(json.dumps(data, indent=2))
+        return data
+
+
+def saved_port(state: StateFile, key: str, wanted: int | None = None) -> int:
+    """`wanted` if given; else the port saved under `key` when still free; else a new free port. Saved."""
+    port = wanted or state.read().get(key)
+    if port is None or (wanted is None and not port_is_free(port)):
+        port = free_port()
+    state.update(**{key: port})
+    return port

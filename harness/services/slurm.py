@@ -1,0 +1,168 @@
+"""A one-node SLURM cluster with accounting, in a directory: munged, MariaDB, slurmdbd, slurmctld, slurmd.
+
+Nothing is written to /etc: every daemon, client and job finds its config through
+`SLURM_CONF=<dir>/etc/slurm.conf` (slurmdbd reads slurmdbd.conf beside it). Accounting is not optional:
+without slurmdbd, `sacct` fails and submitit reports every job's state as UNKNOWN, so a cancelled job
+never finishes from the client's side. No cgroups (linuxproc tracking, no task plugin): it runs in
+containers without systemd. Ports are free ones, kept in `<dir>/state.json`; job state survives a
+restart on the same directory.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import socket
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.services.mariadb import MariaDB
+from harness.services.munge import Munge
+from harness.services.process import (
+    ServiceError,
+    StateFile,
+    chown,
+    owned_dir,
+    read_pid,
+    run,
+    saved_port,
+    stop_pid,
+    traversable,
+    wait_until,
+    which,
+)
+
+USER = "slurm"
+PARTITION = "debug"
+ACCOUNTING_DATABASE = "slurm_acct_db"
+
+
+def node_hardware() -> dict[str, str]:
+    """`slurmd -C`'s view of this machine: CPUs, RealMemory, ..."""
+    line = run([which("slurmd"), "-C"], "slurmd -C").stdout.splitlines()[0]
+    return dict(item.split("=", 1) for item in line.split())
+
+
+@dataclass
+class SlurmCluster:
+    directory: Path
+
+    def __post_init__(self):
+        self.directory = Path(self.directory).resolve()
+        self.etc = self.directory / "etc"
+        self.conf = self.etc / "slurm.conf"
+        self.dbd_conf = self.etc / "slurmdbd.conf"
+        self.run_dir = self.directory / "run"
+        self.logs = self.directory / "log"
+        self.state = StateFile(self.directory / "state.json")
+        self.munge = Munge(self.directory / "munge")
+        self.mariadb = MariaDB(self.directory / "mariadb")
+        self.pid_files = {name: self.run_dir / f"{name}.pid" for name in ("slurmdbd", "slurmctld", "slurmd")}
+
+    @property
+    def env(self) -> dict[str, str]:
+        """What a client (sbatch, sacct, submitit) needs in its environment to use this cluster."""
+        return {"SLURM_CONF": str(self.conf)}
+
+    def pids(self) -> dict[str, int | None]:
+        daemons = {name: read_pid(path) for name, path in self.pid_files.items()}
+        return {"munged": self.munge.pid, "mariadbd": self.mariadb.pid, **daemons}
+
+    def start(self, seconds: float = 60) -> dict[str, int]:
+        """Start every daemon not running yet, in order, and wait until the node is idle; their PIDs."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        traversable(self.directory)
+        self.munge.start()
+        self.mariadb.start()
+        password = self._secret("accounting-password")
+        self.mariadb.ensure_user_and_database(USER, password, ACCOUNTING_DATABASE)
+        self._write_configs(password)
+        self._start_daemon("slurmdbd", [which("slurmdbd")], seconds)
+        wait_until(self._accounting_answers, seconds, "slurmdbd", log=self.logs / "slurmdbd.log")
+        fresh = not any((self.directory / "state").iterdir())
+        self._start_daemon("slurmctld", [which("slurmctld"), "-i", *(["-c"] if fresh else [])], seconds)
+        self._start_daemon("slurmd", [which("slurmd")], seconds)
+        wait_until(self._node_idle, seconds, "slurm node idle", log=self.logs / "slurmctld.log")
+        return {name: pid for name, pid in self.pids().items() if pid is not None}
+
+    def stop(self, seconds: float = 60) -> None:
+        """Stop the daemons by their PIDs, in reverse order."""
+        for name in ("slurmd", "slurmctld", "slurmdbd"):
+            stop_pid(read_pid(self.pid_files[name]), seconds)
+        self.mariadb.stop(seconds)
+        self.munge.stop(seconds)
+        if running := {name: pid for name, pid in self.pids().items() if pid is not None}:
+            raise ServiceError(f"still running after stop: {running}")
+
+    def client(self, *argv: str) -> subprocess.CompletedProcess:
+        """Run a SLURM client command (sinfo, sacct, scancel, ...) against this cluster."""
+        return subprocess.run(
+            [which(argv[0]), *argv[1:]], capture_output=True, text=True, stdin=subprocess.DEVNULL,
+            env={**os.environ, **self.env}, timeout=60,
+        )  # fmt: skip
+
+    def _secret(self, name: str) -> str:
+        path = self.directory / name
+        if not path.exists():
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_hex(16))
+        return path.read_text().strip()
+
+    def _start_daemon(self, name: str, argv: list[str], seconds: float) -> None:
+        if read_pid(self.pid_files[name]) is not None:
+            return
+        log = self.logs / f"{name}.log"
+        run(argv, name, log=log, env={**os.environ, **self.env}, cwd=self.directory)  # forks, writes its pid file
+        wait_until(lambda: read_pid(self.pid_files[name]) is not None, seconds, name, log=log)
+
+    def _accounting_answers(self) -> bool:
+        return self.client("sacctmgr", "-n", "-P", "show", "cluster").returncode == 0
+
+    def _node_idle(self) -> bool:
+        result = self.client("sinfo", "-h", "-o", "%t")
+        return result.returncode == 0 and result.stdout.strip() in ("idle", "mix", "alloc")
+
+    def _write_configs(self, password: str) -> None:
+        ports = {key: saved_port(self.state, key) for key in ("slurmctld_port", "slurmd_port", "slurmdbd_port")}
+        state = owned_dir(self.directory / "state", USER)
+        spool = owned_dir(self.directory / "spool", "root")
+        for directory in (self.etc, self.run_dir, self.logs):
+            owned_dir(directory, USER, 0o755)
+        host = socket.gethostname().split(".")[0]
+        hardware = node_hardware()
+        auth = f"AuthType=auth/munge\nAuthInfo=socket={self.munge.socket}\n"
+        self.conf.write_text(
+            f"ClusterName=harness\nSlurmctldHost={host}(127.0.0.1)\nSlurmUser={USER}\n{auth}"
+            "CredType=cred/munge\n"
+            f"SlurmctldPort={ports['slurmctld_port']}\nSlurmdPort={ports['slurmd_port']}\n"
+            f"StateSaveLocation={state}\nSlurmdSpoolDir={spool}\n"
+            f"SlurmctldPidFile={self.pid_files['slurmctld']}\nSlurmdPidFile={self.pid_files['slurmd']}\n"
+            f"SlurmctldLogFile={self.logs / 'slurmctld.log'}\nSlurmdLogFile={self.logs / 'slurmd.log'}\n"
+            "ProctrackType=proctrack/linuxproc\nTaskPlugin=task/none\nJobAcctGatherType=jobacct_gather/linux\n"
+            "AccountingStorageType=accounting_storage/slurmdbd\nAccountingStorageHost=127.0.0.1\n"
+            f"AccountingStoragePort={ports['slurmdbd_port']}\nAccountingStoragePass={self.munge.socket}\n"
+            "SelectType=select/cons_tres\nSelectTypeParameters=CR_Core\nSchedulerType=sched/backfill\n"
+            "MpiDefault=none\nReturnToService=2\nKillWait=30\nInactiveLimit=0\nMinJobAge=300\n"
+            f"NodeName={host} NodeAddr=127.0.0.1 CPUs={hardware['CPUs']} "
+            f"RealMemory={hardware['RealMemory']} State=UNKNOWN\n"
+            f"PartitionName={PARTITION} Nodes={host} Default=YES MaxTime=INFINITE State=UP\n"
+        )
+        self.dbd_conf.touch(mode=0o600)
+        self.dbd_conf.write_text(
+            f"{auth}DbdHost={host}\nDbdAddr=127.0.0.1\nDbdPort={ports['slurmdbd_port']}\nSlurmUser={USER}\n"
+            f"PidFile={self.pid_files['slurmdbd']}\nLogFile={self.logs / 'slurmdbd.log'}\n"
+            f"StorageType=accounting_storage/mysql\nStorageHost=127.0.0.1\nStoragePort={self.mariadb.port}\n"
+            f"StorageUser={USER}\nStoragePass={password}\nStorageLoc={ACCOUNTING_DATABASE}\n"
+        )
+        self.dbd_conf.chmod(0o600)
+        chown(self.dbd_conf, USER)
+        self.conf.chmod(0o644)
+
+
+def job_state(cluster: SlurmCluster, job_id: str) -> str | None:
+    """The job's state as accounting has it (COMPLETED, CANCELLED, TIMEOUT, ...), None if unknown yet."""
+    result = cluster.client("sacct", "-n", "-X", "-P", "-o", "State", "-j", job_id)
+    match = re.match(r"(\w+)", result.stdout.strip())
+    return match.group(1) if result.returncode == 0 and match else None
