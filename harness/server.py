@@ -33,17 +33,27 @@ def parse(argv: list[str]) -> argparse.Namespace:
     start = commands.add_parser("start", help="start (or resume) the server and wait until it answers")
     start.add_argument("--host", help="address to listen on (default 127.0.0.1; 0.0.0.0 for other machines)")
     start.add_argument("--port", type=int, help="default: the last start's, else 5000 if free")
-    start.add_argument("--backend-store-uri", help="an existing PostgreSQL database for runs (no own PostgreSQL)")
-    start.add_argument("--auth-db-uri", help="an existing PostgreSQL database for users (with --backend-store-uri)")
-    start.add_argument("--allowed-hosts", help="host names clients use, if not localhost or a private address")
+    start.add_argument(
+        "--backend-store-uri", help="an existing PostgreSQL database for runs (no own PostgreSQL)"
+    )
+    start.add_argument(
+        "--auth-db-uri", help="an existing PostgreSQL database for users (with --backend-store-uri)"
+    )
+    start.add_argument(
+        "--allowed-hosts", help="host names clients use, if not localhost or a private address"
+    )
     commands.add_parser("stop", help="stop MLflow and the server's own PostgreSQL (data kept)")
     commands.add_parser("status", help="what runs, where, with which PIDs; exit 3 if not running")
-    rotate = commands.add_parser("rotate-password", help="give a user (default admin) a new generated password")
+    rotate = commands.add_parser(
+        "rotate-password", help="give a user (default admin) a new generated password"
+    )
     rotate.add_argument("--user", default=ADMIN)
     add = commands.add_parser("add-user", help="create a team member with a generated password")
     add.add_argument("name")
     for command in commands.choices.values():
-        command.add_argument("--dir", default=DEFAULT_DIR, help=f"the server's directory (default ./{DEFAULT_DIR})")
+        command.add_argument(
+            "--dir", default=DEFAULT_DIR, help=f"the server's directory (default ./{DEFAULT_DIR})"
+        )
     return parser.parse_args(argv)
 
 
@@ -61,7 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     server = TeamServer(args.dir)
     try:
         if args.command == "start":
-            started = server.start(args.host, args.port, args.backend_store_uri, args.auth_db_uri, args.allowed_hosts)
+            started = server.start(
+                args.host, args.port, args.backend_store_uri, args.auth_db_uri, args.allowed_hosts
+            )
             print(f"team server: {started.url} (MLflow with basic auth; data in {server.directory})")
             print("pids: " + ", ".join(f"{name} {pid}" for name, pid in started.pids.items()))
             if started.admin_password:

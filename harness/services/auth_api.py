@@ -42,7 +42,9 @@ def _call(url: str, method: str, body: dict, username: str, password: str) -> No
 
 
 def create_user(server_url: str, admin: str, admin_password: str, username: str, password: str) -> None:
-    _call(server_url + CREATE_USER, "POST", {"username": username, "password": password}, admin, admin_password)
+    _call(
+        server_url + CREATE_USER, "POST", {"username": username, "password": password}, admin, admin_password
+    )
 
 
 def change_password(server_url: str, username: str, current: str, new: str) -> None:

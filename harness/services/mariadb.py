@@ -69,7 +69,16 @@ class MariaDB:
 
     def sql(self, statement: str) -> str:
         """Run SQL as MariaDB's root over the socket; its output."""
-        command = [which("mariadb"), "--no-defaults", f"--socket={self.socket}", "-u", "root", "-N", "-e", statement]
+        command = [
+            which("mariadb"),
+            "--no-defaults",
+            f"--socket={self.socket}",
+            "-u",
+            "root",
+            "-N",
+            "-e",
+            statement,
+        ]
         return run(command, "mariadb", log=self.log).stdout.strip()
 
     def ensure_user_and_database(self, user: str, password: str, database: str) -> None:

@@ -30,7 +30,7 @@ def free_port() -> int:
 
 
 def port_is_free(port: int) -> bool:
-    """Whether nothing listens on `port` (connections in TIME_WAIT do not count: servers reuse the address)."""
+    """Whether nothing listens on `port` (TIME_WAIT connections do not count: servers reuse the address)."""
     with socket.socket() as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:

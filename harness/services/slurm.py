@@ -114,7 +114,9 @@ class SlurmCluster:
         if read_pid(self.pid_files[name]) is not None:
             return
         log = self.logs / f"{name}.log"
-        run(argv, name, log=log, env={**os.environ, **self.env}, cwd=self.directory)  # forks, writes its pid file
+        run(
+            argv, name, log=log, env={**os.environ, **self.env}, cwd=self.directory
+        )  # forks, writes its pid file
         wait_until(lambda: read_pid(self.pid_files[name]) is not None, seconds, name, log=log)
 
     def _accounting_answers(self) -> bool:
@@ -125,7 +127,9 @@ class SlurmCluster:
         return result.returncode == 0 and result.stdout.strip() in ("idle", "mix", "alloc")
 
     def _write_configs(self, password: str) -> None:
-        ports = {key: saved_port(self.state, key) for key in ("slurmctld_port", "slurmd_port", "slurmdbd_port")}
+        ports = {
+            key: saved_port(self.state, key) for key in ("slurmctld_port", "slurmd_port", "slurmdbd_port")
+        }
         state = owned_dir(self.directory / "state", USER)
         spool = owned_dir(self.directory / "spool", "root")
         for directory in (self.etc, self.run_dir, self.logs):

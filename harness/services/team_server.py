@@ -65,7 +65,9 @@ class TeamServer:
 
     def _mlflow(self) -> MlflowServer:
         settings = self.settings.read()
-        return MlflowServer(self.directory, settings.get("host", "127.0.0.1"), settings.get("port", DEFAULT_PORT))
+        return MlflowServer(
+            self.directory, settings.get("host", "127.0.0.1"), settings.get("port", DEFAULT_PORT)
+        )
 
     @property
     def url(self) -> str:
@@ -79,7 +81,9 @@ class TeamServer:
               auth_db_uri: str | None = None, allowed_hosts: str | None = None) -> Started:  # fmt: skip
         """Start what is not running (PostgreSQL, then MLflow) and wait until the server is healthy."""
         if (backend_store_uri is None) != (auth_db_uri is None):
-            raise ServiceError("give both --backend-store-uri and --auth-db-uri (an existing PostgreSQL), or neither")
+            raise ServiceError(
+                "give both --backend-store-uri and --auth-db-uri (an existing PostgreSQL), or neither"
+            )
         self.directory.mkdir(parents=True, exist_ok=True)
         settings = self._settle(host, port, backend_store_uri, auth_db_uri, allowed_hosts)
         self.secrets.mkdir(mode=0o700, exist_ok=True)
@@ -90,7 +94,9 @@ class TeamServer:
             env["PGPASSFILE"] = str(self.secrets / "pgpass")
             settings = self.settings.read()
         env["MLFLOW_AUTH_CONFIG_PATH"] = str(self._write_auth_config(settings["auth_db_uri"]))
-        env["MLFLOW_FLASK_SERVER_SECRET_KEY"] = _secret_file(self.secrets / "flask-secret-key", secrets.token_hex)
+        env["MLFLOW_FLASK_SERVER_SECRET_KEY"] = _secret_file(
+            self.secrets / "flask-secret-key", secrets.token_hex
+        )
         if settings.get("allowed_hosts"):
             env["MLFLOW_SERVER_ALLOWED_HOSTS"] = settings["allowed_hosts"]
         admin_password = None
@@ -111,7 +117,11 @@ class TeamServer:
             port = DEFAULT_PORT if port_is_free(DEFAULT_PORT) else free_port()
         given = {"host": host, "port": port, "allowed_hosts": allowed_hosts}
         if backend_store_uri:
-            given |= {"backend_store_uri": backend_store_uri, "auth_db_uri": auth_db_uri, "external_database": True}
+            given |= {
+                "backend_store_uri": backend_store_uri,
+                "auth_db_uri": auth_db_uri,
+                "external_database": True,
+            }
         settings = saved | {key: value for key, value in given.items() if value is not None}
         settings.setdefault("host", "127.0.0.1")
         return self.settings.update(**settings)
@@ -176,4 +186,8 @@ class TeamServer:
 
 def environment_for(url: str, username: str, password: str) -> dict[str, str]:
     """What a user sets to track into the server."""
-    return {"MLFLOW_TRACKING_URI": url, "MLFLOW_TRACKING_USERNAME": username, "MLFLOW_TRACKING_PASSWORD": password}
+    return {
+        "MLFLOW_TRACKING_URI": url,
+        "MLFLOW_TRACKING_USERNAME": username,
+        "MLFLOW_TRACKING_PASSWORD": password,
+    }
