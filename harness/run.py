@@ -24,7 +24,13 @@ from omegaconf import DictConfig  # noqa: E402
 from harness.runner.config import CONF_DIR  # noqa: E402
 from harness.runner.preflight import check_command_line  # noqa: E402
 from harness.runner.validation import ConfigError  # noqa: E402
-from harness.tracking import FAILED, KILLED  # noqa: E402
+from harness.tracking import (  # noqa: E402
+    FAILED,
+    KILLED,
+    StoreAccessError,
+    check_access,
+    resolve_tracking_uri,
+)
 from hydra_plugins.hydra_vectorized_launcher import vectorizable  # noqa: E402
 
 EXIT_BAD_INPUT = 2
@@ -44,8 +50,9 @@ def main(argv: list[str] | None = None) -> None:
 
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        check_command_line(argv)
-    except ConfigError as error:
+        if check_command_line(argv):  # jobs would run: the store must let us in before any does
+            check_access(resolve_tracking_uri())
+    except (ConfigError, StoreAccessError) as error:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(EXIT_BAD_INPUT) from None
     sys.argv = [sys.argv[0], *argv]

@@ -8,7 +8,7 @@ import sys
 
 from harness.report.build import ARTIFACT_DIR, build_report
 from harness.report.data import LATEST, ReportError, find_sweep
-from harness.tracking import where_to_look
+from harness.tracking import StoreAccessError, check_access, resolve_tracking_uri, where_to_look
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -28,8 +28,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
+        check_access(args.tracking_uri or resolve_tracking_uri())
         files = build_report(find_sweep(args.experiment, args.sweep, args.tracking_uri), args.out)
-    except ReportError as error:
+    except (ReportError, StoreAccessError) as error:
         print(f"harness.report: {error}", file=sys.stderr)
         return 2
     print(f"Sweep {files.sweep.sweep_id} ({files.sweep.experiment}): one row per setting, best first")

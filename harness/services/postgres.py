@@ -87,6 +87,11 @@ class Postgres:
                    "-v", "ON_ERROR_STOP=1", "-tAc", statement]  # fmt: skip
         return run(as_user(USER, command), "psql", log=self.log).stdout.strip()
 
+    def dump(self, database: str) -> str:
+        """The database as SQL text (`pg_dump`), e.g. for a backup."""
+        command = [_bin("pg_dump"), "-h", str(self.directory), "-p", str(self.port), database]
+        return run(as_user(USER, command), "pg_dump", log=self.log).stdout
+
     def ensure_role(self, role: str, password: str) -> None:
         """A login role with this password (created, or its password reset)."""
         quoted = password.replace("'", "''")

@@ -88,13 +88,37 @@ class SlurmCluster:
         return {name: pid for name, pid in self.pids().items() if pid is not None}
 
     def stop(self, seconds: float = 60) -> None:
-        """Stop the daemons by their PIDs, in reverse order."""
+        """Cancel what is queued or running, then stop the daemons by their PIDs, in reverse order."""
+        self._drain(seconds)
         for name in ("slurmd", "slurmctld", "slurmdbd"):
             stop_pid(read_pid(self.pid_files[name]), seconds)
+        for pid in self.job_step_pids():  # a step that could not report its end to a stopped slurmd
+            stop_pid(pid, 5)
         self.mariadb.stop(seconds)
         self.munge.stop(seconds)
         if running := {name: pid for name, pid in self.pids().items() if pid is not None}:
             raise ServiceError(f"still running after stop: {running}")
+
+    def job_step_pids(self) -> list[int]:
+        """PIDs of this cluster's slurmstepd processes (found by the SLURM_CONF in their environment)."""
+        marker = f"SLURM_CONF={self.conf}".encode()
+        pids = []
+        for environ in Path("/proc").glob("[0-9]*/environ"):
+            try:
+                if environ.parent.joinpath("comm").read_text().strip() == "slurmstepd" and marker in (
+                    environ.read_bytes().split(b"\0")
+                ):
+                    pids.append(int(environ.parent.name))
+            except OSError:
+                continue
+        return pids
+
+    def _drain(self, seconds: float) -> None:
+        if read_pid(self.pid_files["slurmctld"]) is None:
+            return
+        if self.client("squeue", "-h", "-o", "%A").stdout.split():
+            self.client("scancel", "--full", "--partition", PARTITION)
+        wait_until(lambda: not self.client("squeue", "-h", "-o", "%A").stdout.split(), seconds, "jobs to end")
 
     def client(self, *argv: str) -> subprocess.CompletedProcess:
         """Run a SLURM client command (sinfo, sacct, scancel, ...) against this cluster."""

@@ -3,6 +3,7 @@
 Outside this package, import from `harness.tracking` only.
 """
 
+from harness.tracking.access import StoreAccessError, check_access
 from harness.tracking.gateway import INTERRUPTED, LossStream, Tracker, open_store
 from harness.tracking.redact import has_credentials, scrub, scrub_text
 from harness.tracking.store import (
@@ -24,8 +25,10 @@ __all__ = [
     "INTERRUPTED",
     "KILLED",
     "LossStream",
+    "StoreAccessError",
     "Tags",
     "Tracker",
+    "check_access",
     "has_credentials",
     "open_store",
     "resolve_tracking_uri",
