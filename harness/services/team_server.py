@@ -63,6 +63,11 @@ class TeamServer:
         self.secrets = self.directory / "secrets"
         self.postgres = Postgres(self.directory / "postgres")
 
+    @property
+    def mlflow(self) -> MlflowServer:
+        """The `mlflow server` process of this directory (stop it alone to restart it with `start`)."""
+        return self._mlflow()
+
     def _mlflow(self) -> MlflowServer:
         settings = self.settings.read()
         return MlflowServer(
