@@ -26,41 +26,70 @@ from harness.report.data import (
     sweep_curves,
     sweep_runs,
 )
-from harness.report.figures import fit_figure, heatmap_figure, loss_curves_figure, sensitivity_figure
+from harness.report.figures import (
+    CSS_PX_PER_INCH,
+    FAILURE_MARKER,
+    PIXEL_DENSITY,
+    fit_figure,
+    heatmap_figure,
+    loss_curves_figure,
+    report_style,
+    sensitivity_figure,
+)
 from harness.report.render import (
     ReportFigure,
     ReportPage,
     display_failures,
     display_summary,
-    mean_std,
     render_html,
     render_markdown,
 )
-from harness.report.summary import RANK_METRIC, best_and_worst_runs, curve_bands, failures, summarize
+from harness.report.summary import (
+    RANK_METRIC,
+    best_and_worst_runs,
+    curve_bands,
+    failures,
+    one_seed_per_setting,
+    summarize,
+)
+from harness.report.verdict import verdict
 from harness.tracking import FINISHED, open_store, scrub_text
 
 ARTIFACT_DIR = "report"
-FIGURE_DPI = 80
-FIGURE_TEXTS = {  # name: (title, caption)
-    "loss_curves": (
-        "Loss curves",
-        "Training loss per setting: median over seeds (line) and min-max over seeds (band), smoothed by a "
-        "rolling mean, log scale. Diverged runs count until their last finite step.",
-    ),
-    "fit": (
-        "Fitted curve against the target",
-        "The best seed of the best setting, and of the worst setting that finished, on [-1, 1].",
-    ),
-    "sensitivity": (
-        "Sensitivity",
-        f"Mean {RANK_METRIC} over seeds (error bar: std) against each numeric swept key, one line per value "
-        "of the other swept keys.",
-    ),
-    "heatmap": (
-        "Heatmap",
-        f"Mean {RANK_METRIC} over seeds for each pair of values of the two swept keys (grey: none finished).",
-    ),
-}
+FIGURE_DPI = CSS_PX_PER_INCH * PIXEL_DENSITY
+
+
+def figure_texts(one_seed: bool) -> dict[str, tuple[str, str]]:
+    """Each figure's title and caption, saying only what the figure draws (no band with one seed)."""
+    spread = (
+        "one run per setting (one seed)"
+        if one_seed
+        else "median over seeds (line) and min-max over seeds (shaded band)"
+    )
+    bars = "one seed: no error bars" if one_seed else "error bar: std over seeds"
+    return {
+        "loss_curves": (
+            "Loss curves",
+            f"Training loss per setting: {spread}, smoothed by a rolling geometric mean, on one log scale "
+            "shared by every panel. A run that did not finish is drawn up to its last finite step and "
+            f"marked {FAILURE_MARKER} on the top edge at the step it stopped; values above the axis are "
+            "drawn on its top edge.",
+        ),
+        "fit": (
+            "Fitted curve against the target",
+            "The best seed of the best setting, and of the worst setting that finished, on [-1, 1].",
+        ),
+        "sensitivity": (
+            "Sensitivity",
+            f"Mean {RANK_METRIC} over seeds ({bars}) against each numeric swept key, one marker per value, "
+            "one series per value of the other swept keys.",
+        ),
+        "heatmap": (
+            "Heatmap",
+            f"Mean {RANK_METRIC} over seeds for each pair of values of the two swept keys "
+            "(grey: none finished).",
+        ),
+    }
 
 
 @dataclass(frozen=True)
@@ -90,6 +119,12 @@ def png_bytes(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
+def report_figure(name: str, texts: tuple[str, str], figure: Figure) -> ReportFigure:
+    """The figure as PNG bytes at FIGURE_DPI, shown on the page at CSS_PX_PER_INCH."""
+    width, height = (round(inches * CSS_PX_PER_INCH) for inches in figure.get_size_inches())
+    return ReportFigure(name, *texts, png_bytes(figure), width, height)
+
+
 def fitted_curves(sweep: Sweep, runs: pd.DataFrame, summary: pd.DataFrame) -> dict:
     """`fit.npz` of the best setting's best seed and of the worst finished setting's best seed."""
     fits = {}
@@ -106,36 +141,19 @@ def fitted_curves(sweep: Sweep, runs: pd.DataFrame, summary: pd.DataFrame) -> di
 def draw_figures(sweep: Sweep, runs: pd.DataFrame, summary: pd.DataFrame) -> list[ReportFigure]:
     """The figures that say something for this sweep, as PNG bytes, with their titles and captions."""
     keys = sweep.setting_keys
-    drawn = {
-        "loss_curves": loss_curves_figure(curve_bands(sweep_curves(sweep, runs)), summary, keys),
-        "fit": fit_figure(fitted_curves(sweep, runs, summary)),
-        "sensitivity": sensitivity_figure(summary, keys),
-        "heatmap": heatmap_figure(summary, keys),
-    }
-    return [
-        ReportFigure(name, *FIGURE_TEXTS[name], png_bytes(figure))
-        for name, figure in drawn.items()
-        if figure is not None
-    ]
-
-
-def verdict(runs: pd.DataFrame, summary: pd.DataFrame) -> str:
-    """The one sentence a reader wants: which setting won, or that nothing finished."""
-    n_failed = int((runs["status"] != FINISHED).sum())
-    if n_failed == len(runs):
-        return (
-            f"No run finished: every run diverged or failed ({n_failed} of {n_failed}). "
-            "Their reasons are listed below."
-        )
-    best = summary.iloc[0]
-    seeds = "seed" if best["n"] == 1 else "seeds"
-    sentence = (
-        f"Best setting: {best['setting']}, {RANK_METRIC} "
-        f"{mean_std(best[f'{RANK_METRIC}_mean'], best[f'{RANK_METRIC}_std'])} over {best['n']} {seeds}."
-    )
-    if n_failed:
-        sentence += f" {n_failed} of {len(runs)} runs did not finish (listed below)."
-    return sentence
+    one_seed = one_seed_per_setting(runs, keys)
+    texts = figure_texts(one_seed)
+    bands = curve_bands(sweep_curves(sweep, runs))
+    with report_style():
+        drawn = {
+            "loss_curves": loss_curves_figure(bands, summary, keys, failures(runs), bands_drawn=not one_seed),
+            "fit": fit_figure(fitted_curves(sweep, runs, summary)),
+            "sensitivity": sensitivity_figure(summary, keys, error_bars=not one_seed),
+            "heatmap": heatmap_figure(summary, keys),
+        }
+        return [
+            report_figure(name, texts[name], figure) for name, figure in drawn.items() if figure is not None
+        ]
 
 
 def report_page(sweep: Sweep, runs: pd.DataFrame, summary: pd.DataFrame) -> ReportPage:
@@ -145,6 +163,7 @@ def report_page(sweep: Sweep, runs: pd.DataFrame, summary: pd.DataFrame) -> Repo
         "sweep": sweep.sweep_id,
         "parent run": sweep.root_run_id or "none",
         "store": scrub_text(sweep.tracking_uri),
+        "picked": sweep.picked or "by its id",
         "swept keys": ", ".join(sweep.swept_keys) or "none (a single run)",
         "overrides": sweep.overrides or "none",
         "runs": f"{len(runs)} ({n_finished} finished, {len(runs) - n_finished} did not)",
@@ -154,7 +173,7 @@ def report_page(sweep: Sweep, runs: pd.DataFrame, summary: pd.DataFrame) -> Repo
         facts=facts,
         verdict=verdict(runs, summary),
         all_failed=n_finished == 0,
-        summary=display_summary(summary, sweep.setting_keys),
+        summary=display_summary(summary, sweep.setting_keys, one_seed_per_setting(runs, sweep.setting_keys)),
         failures=display_failures(failures(runs)),
         figures=draw_figures(sweep, runs, summary),
     )

@@ -17,7 +17,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Write the report of one sweep (HTML, Markdown, CSV, PNG) and log it to its parent run.",
     )
     parser.add_argument("--experiment", help="MLflow experiment (default: the runner's, autograd-mlp)")
-    parser.add_argument("--sweep", default=LATEST, help="sweep id, or `latest` (default)")
+    parser.add_argument(
+        "--sweep",
+        default=LATEST,
+        help="sweep id, or `latest` (default): the latest sweep of more than one job, else the latest run",
+    )
     parser.add_argument("--out", default="reports", help="directory of the reports (default: reports)")
     parser.add_argument(
         "--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI, else ./mlflow.db)"
@@ -33,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ReportError, StoreAccessError) as error:
         print(f"harness.report: {error}", file=sys.stderr)
         return 2
+    if files.sweep.picked:
+        print(f"Reporting {files.sweep.picked}: sweep {files.sweep.sweep_id} (pick another with --sweep ID)")
     print(f"Sweep {files.sweep.sweep_id} ({files.sweep.experiment}): one row per setting, best first")
     print(files.summary.to_string(index=False))
     print(files.verdict)
@@ -44,4 +50,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"logged to MLflow run {files.logged_to_run} under {ARTIFACT_DIR}/: {look}")
     print(f"open {files.html.resolve().as_uri()}")
     return 0
-

@@ -62,22 +62,43 @@ class Sweep:
     swept_keys: tuple[str, ...]
     overrides: str
     setting_columns: tuple[str, ...]  # the params that tell settings apart (see `setting_columns`)
+    picked: str = ""  # how `latest` was resolved, said to the user; empty when named
 
     @property
     def setting_keys(self) -> list[str]:
         return list(self.setting_columns)
 
 
-def setting_columns(swept_keys: list[str], param_names: set[str]) -> tuple[str, ...]:
-    """The params that make a setting: every swept key but the seed (averaged over). A swept config
-    group (`optimizer=adam,sgd`) is its own param (`optimizer`); runs recorded before groups were
-    params are told apart by `optimizer.name`."""
-    columns = []
-    for key in swept_keys:
-        if key == SEED_KEY:
-            continue
-        columns.append(key if key in param_names or f"{key}.name" not in param_names else f"{key}.name")
-    return tuple(columns)
+def setting_columns(swept_keys: list[str]) -> tuple[str, ...]:
+    """The columns that make a setting: every swept key but the seed (averaged over), named as on the
+    command line and in run names (`optimizer`; for runs recorded before config groups were params of
+    their own, `runs_frame` takes its value from `optimizer.name`)."""
+    return tuple(key for key in swept_keys if key != SEED_KEY)
+
+
+def group_param(key: str, names: set[str]) -> str:
+    """The param holding a swept key's value: the key itself, or a config group's `name` param."""
+    return key if key in names or f"{key}.name" not in names else f"{key}.name"
+
+
+def value_order(value: object) -> tuple:
+    """A sort key that orders values as numbers: 2 < 10, and lists like `[0.9, 0.99]` element-wise."""
+    if isinstance(value, bool) or value is None or (isinstance(value, float) and np.isnan(value)):
+        return (3, str(value))
+    if isinstance(value, int | float | np.number):
+        return (0, float(value))
+    if isinstance(value, str) and value.startswith("["):
+        try:
+            items = json.loads(value)
+            return (1, tuple(float(item) for item in items))
+        except (ValueError, TypeError):
+            pass
+    return (2, str(value))
+
+
+def by_value(column: pd.Series) -> pd.Series:
+    """`sort_values(key=by_value)`: numeric order of a column's values (see `value_order`)."""
+    return column.map(value_order)
 
 
 def open_reader(tracking_uri: str | None = None) -> tuple[Tracker, str]:
@@ -100,7 +121,11 @@ def find_sweep(experiment: str | None = None, sweep: str = LATEST, tracking_uri:
         if set(names) <= {"Default"}:
             raise ReportError(f"the store {shown} holds no experiment yet: run `python -m harness.run` first")
         raise ReportError(f"no experiment {experiment!r} in {shown}; experiments: {', '.join(sorted(names))}")
-    sweep_id = latest_sweep_id(store, experiment_id) if sweep in (None, LATEST) else sweep
+    picked = ""
+    if sweep in (None, LATEST):
+        sweep_id, picked = latest_sweep_id(store, experiment_id)
+    else:
+        sweep_id = sweep
     if sweep_id is None:
         raise ReportError(f"experiment {experiment!r} has no runs yet: run `python -m harness.run` first")
     runs = list(store.search_runs(experiment_id, f"tags.{Tags.SWEEP_ID} = '{sweep_id}'"))
@@ -118,7 +143,8 @@ def find_sweep(experiment: str | None = None, sweep: str = LATEST, tracking_uri:
         root_run_id=root.info.run_id if root else None,
         swept_keys=tuple(swept_keys),
         overrides=tags.get(Tags.OVERRIDES, ""),
-        setting_columns=setting_columns(swept_keys, param_names(runs)),
+        setting_columns=setting_columns(swept_keys),
+        picked=picked,
     )
 
 
@@ -130,16 +156,16 @@ def root_run(runs: list[Run]) -> Run | None:
     return runs[0] if len(runs) == 1 else None
 
 
-def latest_sweep_id(store: Tracker, experiment_id: str) -> str | None:
-    """The newest parent run's sweep, unless a single run (a job with no parent) started after it."""
-    newest_parent = next(store.search_runs(experiment_id, f"tags.{Tags.ROLE} = 'sweep'", True), None)
-    newer_jobs = f"tags.{Tags.ROLE} = 'job'"
-    if newest_parent is not None:
-        newer_jobs += f" and attributes.start_time > {newest_parent.info.start_time}"
-    for job in store.search_runs(experiment_id, newer_jobs, newest_first=True):
-        if Tags.PARENT_RUN_ID not in job.data.tags:
-            return job.data.tags.get(Tags.SWEEP_ID)
-    return newest_parent.data.tags.get(Tags.SWEEP_ID) if newest_parent else None
+def latest_sweep_id(store: Tracker, experiment_id: str) -> tuple[str | None, str]:
+    """The newest sweep of more than one job, else the newest run's sweep; and which of the two it is."""
+    for parent in store.search_runs(experiment_id, f"tags.{Tags.ROLE} = '{Tags.ROLE_SWEEP}'", True):
+        sweep_id = parent.data.tags.get(Tags.SWEEP_ID)
+        if sweep_id and store.count_runs(experiment_id, sweep_jobs_filter(sweep_id), at_most=2) >= 2:
+            return sweep_id, "the latest sweep of more than one job"
+    newest = next(store.search_runs(experiment_id, "", newest_first=True), None)
+    if newest is None:
+        return None, ""
+    return newest.data.tags.get(Tags.SWEEP_ID), "the latest run (no sweep of more than one job yet)"
 
 
 def recent_sweep_ids(store: Tracker, experiment_id: str) -> list[str]:
@@ -198,13 +224,17 @@ def setting_label(row: pd.Series, keys: list[str]) -> str:
 def runs_frame(runs: list[Run], setting_keys: list[str]) -> pd.DataFrame:
     """The runs as a DataFrame, params typed back, metrics and the setting label always present."""
     frame = pd.DataFrame([run_record(run) for run in runs])
-    frame = frame.assign(**{name: typed(frame[name]) for name in param_names(runs)})
+    names = param_names(runs)
+    frame = frame.assign(**{name: typed(frame[name]) for name in names})
+    for key in setting_keys:
+        if key not in frame and group_param(key, names) in frame:
+            frame[key] = frame[group_param(key, names)]
     frame["failure_step"] = pd.to_numeric(frame["failure_step"]).astype("Int64")
     for column in [*FINAL_METRICS, SEED_KEY, *setting_keys]:
         if column not in frame:
             frame[column] = np.nan
     frame["setting"] = frame.apply(setting_label, axis=1, keys=setting_keys) if len(frame) else []
-    return frame.sort_values([*setting_keys, SEED_KEY, "start_time"], ignore_index=True)
+    return frame.sort_values([*setting_keys, SEED_KEY, "start_time"], key=by_value, ignore_index=True)
 
 
 def param_names(runs: list[Run]) -> set[str]:

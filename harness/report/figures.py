@@ -1,9 +1,15 @@
 """The report's figures, drawn with matplotlib from the summary tables; each returns a Figure or None.
 
 None means the figure says nothing for this sweep (no finished run, one setting, not two keys).
+Sizes are in inches of the page: the HTML shows each figure at `CSS_PX_PER_INCH`, and `STYLE` keeps every
+text at 9 pt or more there, so a figure reads at 100% zoom.
 """
 
 from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import matplotlib
 import matplotlib.pyplot as plt
@@ -13,22 +19,46 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
 from harness.curves import PLOT_CEILING
-from harness.report.data import assignments, format_value
+from harness.report.data import assignments, format_value, value_order
 from harness.report.summary import RANK_METRIC
 
+CSS_PX_PER_INCH = 96  # how wide the page shows one inch of a figure (the browser's own inch)
+PIXEL_DENSITY = 2  # PNG pixels per CSS pixel: sharp on high-density screens and when zoomed
+STYLE = {
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "legend.fontsize": 9,
+    "legend.title_fontsize": 9,
+    "figure.titlesize": 12,
+    "axes.titlepad": 10,  # room for a failure marker on the top edge
+}
+MIN_FONT_POINTS = 9
 LINES_PER_PANEL = 6
-PANEL_SIZE = (5.0, 3.4)
+PANEL_SIZE = (5.0, 3.4)  # two panels side by side fill the page's 1,068 px column
 LOG_AXIS_KEYS = {"lr", "weight_decay"}
 LOG_AXIS_MIN_DECADES = 2  # a numeric key spanning this many decades also gets a log axis
 DARK_CELL = 0.6  # heatmap cells past this share of the colour scale are dark: white text
 LOSS_HEADROOM = 10  # the loss axis ends this many times above the highest starting loss
+FLOOR_MARGIN = 0.5  # ... and this fraction below the lowest loss drawn
+FAILURE_MARKER = "X"
+TITLE_WIDTH = 48  # characters per title line in a panel
+
+
+@contextmanager
+def report_style() -> Iterator[None]:
+    """The report's font sizes, for drawing and saving its figures."""
+    with plt.rc_context(STYLE):
+        yield
 
 
 def plottable(values: pd.Series | pd.DataFrame) -> pd.Series | pd.DataFrame:
     return values.clip(upper=PLOT_CEILING)
 
 
-def panel_grid(n_panels: int, columns: int = 2) -> tuple[Figure, list[plt.Axes]]:
+def panel_grid(n_panels: int, columns: int = 2, sharey: bool = False) -> tuple[Figure, list[plt.Axes]]:
     """A figure with `n_panels` axes, at most `columns` wide; unused cells are hidden."""
     columns = min(columns, n_panels)
     rows = -(-n_panels // columns)
@@ -37,57 +67,114 @@ def panel_grid(n_panels: int, columns: int = 2) -> tuple[Figure, list[plt.Axes]]
         columns,
         figsize=(PANEL_SIZE[0] * columns, PANEL_SIZE[1] * rows),
         squeeze=False,
+        sharey=sharey,
         layout="constrained",
     )
     flat = list(axes.flat)
     for unused in flat[n_panels:]:
         unused.set_visible(False)
+    for ax in flat[:n_panels]:
+        ax.yaxis.set_tick_params(labelleft=True)  # shared y: every panel still reads alone
     return figure, flat[:n_panels]
 
 
-def curve_panels(summary: pd.DataFrame, setting_keys: list[str]) -> list[tuple[str, list[str]]]:
-    """Which settings share a panel: all in one when few, else one panel per value of the first key,
-    else runs of LINES_PER_PANEL settings in ranking order."""
+def sorted_values(values: pd.Series) -> list:
+    return sorted(values.unique(), key=value_order)
+
+
+Panel = tuple[str, list[tuple[str, str]]]  # title, and each setting with its legend label
+
+
+def curve_panels(summary: pd.DataFrame, setting_keys: list[str]) -> list[Panel]:
+    """Which settings share a panel, and how the legend names them (what the title does not say):
+    all in one when few, else one panel per value of the first key (in numeric order), else runs of
+    LINES_PER_PANEL settings in ranking order."""
     settings = list(summary["setting"])
     if len(settings) <= LINES_PER_PANEL:
-        return [("", settings)]
-    if len(setting_keys) >= 2:  # sorted by the other keys, so that a colour means the same in every panel
-        first = setting_keys[0]
-        return [
-            (assignments([first], values), list(group.sort_values(setting_keys[1:])["setting"]))
-            for values, group in summary.groupby([first], sort=True)
-        ]
+        return [("", [(setting, setting) for setting in settings])]
+    if len(setting_keys) >= 2:
+        first, rest = setting_keys[0], setting_keys[1:]
+        panels = []
+        for value in sorted_values(summary[first]):
+            group = summary[summary[first] == value]
+            order = sorted(range(len(group)), key=lambda i: [value_order(v) for v in group[rest].iloc[i]])
+            rows = group.iloc[order]
+            labels = [assignments(rest, tuple(row[rest])) for _, row in rows.iterrows()]
+            panels.append((assignments([first], (value,)), list(zip(rows["setting"], labels, strict=True))))
+        return panels
     chunks = [settings[start : start + LINES_PER_PANEL] for start in range(0, len(settings), LINES_PER_PANEL)]
     return [
-        (f"ranks {start * LINES_PER_PANEL + 1}-{start * LINES_PER_PANEL + len(chunk)}", chunk)
-        for start, chunk in enumerate(chunks)
+        (
+            f"ranks {index * LINES_PER_PANEL + 1}-{index * LINES_PER_PANEL + len(chunk)}",
+            [(setting, setting) for setting in chunk],
+        )
+        for index, chunk in enumerate(chunks)
     ]
 
 
-def starting_loss(bands: pd.DataFrame) -> float:
-    """The highest loss any setting starts from (its band's top at its first step)."""
-    return bands.sort_values("step").groupby("setting")["max"].first().max()
+def loss_limits(bands: pd.DataFrame) -> tuple[float, float] | None:
+    """One y-range for every panel: from just below the lowest loss drawn to LOSS_HEADROOM times the
+    highest starting loss (a diverging run leaves through the top). None when a log axis cannot hold it."""
+    positive = bands["min"][(bands["min"] > 0) & np.isfinite(bands["min"])]
+    if positive.empty:
+        return None
+    starts = bands.sort_values("step").groupby("setting")["max"].first()
+    top = LOSS_HEADROOM * float(plottable(starts).max())
+    return FLOOR_MARGIN * float(positive.min()), top
 
 
-def loss_curves_figure(bands: pd.DataFrame, summary: pd.DataFrame, setting_keys: list[str]) -> Figure | None:
-    """Per setting the median loss over seeds with the min-max band, smoothed, on a log scale."""
+def stop_label(steps: list[int], reasons: list[str]) -> str:
+    verb = "diverged" if all(str(reason).startswith("loss is") for reason in reasons) else "failed"
+    at = ", ".join(str(step) for step in sorted(steps))
+    return f"{verb} at step {at}"
+
+
+def loss_curves_figure(
+    bands: pd.DataFrame,
+    summary: pd.DataFrame,
+    setting_keys: list[str],
+    stops: pd.DataFrame | None = None,
+    bands_drawn: bool = True,
+) -> Figure | None:
+    """Per setting the median loss over seeds (with the min-max band when `bands_drawn`), smoothed, on
+    one log scale shared by every panel. `stops` (setting, failure_step, failure_reason) marks where runs
+    that did not finish stopped; values above the axis are drawn on its top edge."""
     if bands.empty:
         return None
-    bands = bands.assign(**plottable(bands[["median", "min", "max"]]))
+    stops = (
+        stops if stops is not None else pd.DataFrame(columns=["setting", "failure_step", "failure_reason"])
+    )
+    limits = loss_limits(bands)
+    top = limits[1] if limits else PLOT_CEILING
+    shown = bands.assign(**bands[["median", "min", "max"]].clip(upper=top))
     panels = curve_panels(summary, setting_keys)
-    figure, axes = panel_grid(len(panels))
-    for ax, (title, settings) in zip(axes, panels, strict=True):
-        for setting in settings:
-            band = bands[bands["setting"] == setting]
-            if band.empty:
-                continue
-            (line,) = ax.plot(band["step"], band["median"], label=setting, linewidth=1.2)
-            ax.fill_between(band["step"], band["min"], band["max"], color=line.get_color(), alpha=0.2)
-        if (bands["min"] > 0).any():
+    labels = list(dict.fromkeys(label for _, members in panels for _, label in members))
+    colours = {label: f"C{index % 10}" for index, label in enumerate(labels)}
+    figure, axes = panel_grid(len(panels), sharey=True)
+    for ax, (title, members) in zip(axes, panels, strict=True):
+        for setting, label in members:
+            band = shown[shown["setting"] == setting]
+            stopped = stops[stops["setting"] == setting].dropna(subset=["failure_step"])
+            colour = colours[label]
+            legend = label
+            if len(stopped):
+                legend += f" ({stop_label(list(stopped['failure_step']), list(stopped['failure_reason']))})"
+            if not band.empty:
+                ax.plot(band["step"], band["median"], color=colour, label=legend, linewidth=1.4)
+                if bands_drawn:
+                    ax.fill_between(band["step"], band["min"], band["max"], color=colour, alpha=0.18)
+            for step in stopped["failure_step"]:
+                ax.plot(
+                    [step], [top], FAILURE_MARKER, color=colour, markersize=9, clip_on=False,
+                    label=None if not band.empty else legend,
+                )  # fmt: skip
+        if limits:
             ax.set_yscale("log")
-            ax.set_ylim(top=LOSS_HEADROOM * starting_loss(bands))  # a diverging run leaves through the top
-        ax.set(title=title, xlabel="step", ylabel="loss (median, min-max over seeds)")
-        ax.legend(fontsize="x-small")
+            ax.set_ylim(*limits)
+        ax.set(title=title, xlabel="step")
+        ax.legend(loc="best")
+    for ax in axes[:: min(2, len(axes))]:
+        ax.set_ylabel("loss (median over seeds)" if bands_drawn else "loss")
     return figure
 
 
@@ -95,13 +182,12 @@ def fit_figure(fits: dict[str, tuple[str, dict[str, np.ndarray]]]) -> Figure | N
     """The fitted curve against the target, one panel per named run (best, worst)."""
     if not fits:
         return None
-    figure, axes = panel_grid(len(fits))
+    figure, axes = panel_grid(len(fits), sharey=True)
     for ax, (name, (label, arrays)) in zip(axes, fits.items(), strict=True):
         ax.plot(arrays["x"], arrays["y_target"], "--", color="black", label="target")
         ax.plot(arrays["x"], arrays["y_pred"], color="tab:blue" if name == "best" else "tab:red", label="MLP")
-        ax.set(title=f"{name}: {label}", xlabel="x", ylabel="y")
-        ax.title.set_fontsize("small")
-        ax.legend(fontsize="x-small")
+        ax.set(title=textwrap.fill(f"{name}: {label}", TITLE_WIDTH), xlabel="x", ylabel="y")
+        ax.legend()
     return figure
 
 
@@ -131,34 +217,41 @@ def numeric_keys(summary: pd.DataFrame, setting_keys: list[str]) -> list[str]:
     ]
 
 
-def sensitivity_figure(summary: pd.DataFrame, setting_keys: list[str]) -> Figure | None:
-    """Mean eval_mse (error bar: std over seeds) against each numeric swept key, one line per value
-    of the other swept keys."""
+MIN_POINTS_FOR_A_LINE = 3  # two points joined by a line suggest a trend that two points cannot show
+
+
+def sensitivity_figure(
+    summary: pd.DataFrame, setting_keys: list[str], error_bars: bool = True
+) -> Figure | None:
+    """Mean eval_mse against each numeric swept key, a marker per value (error bar: std over seeds when
+    `error_bars`), one series per value of the other swept keys; joined by a thin line from 3 values on."""
     finished = summary.dropna(subset=[f"{RANK_METRIC}_mean"])
     finished = finished.assign(**plottable(finished[[f"{RANK_METRIC}_mean", f"{RANK_METRIC}_std"]]))
     axis_keys = numeric_keys(finished, setting_keys) if len(finished) > 1 else []
     if not axis_keys:
         return None
-    figure, axes = panel_grid(len(axis_keys))
+    figure, axes = panel_grid(len(axis_keys), sharey=True)
     for ax, key in zip(axes, axis_keys, strict=True):
         others = [other for other in setting_keys if other != key]
-        lines = finished.groupby(others, sort=True) if others else [((), finished)]
-        for values, line in lines:
-            line = line.sort_values(key)
-            label = assignments(others, values)
+        series = finished.groupby(others, sort=False) if others else [((), finished)]
+        ordered = sorted(series, key=lambda item: [value_order(v) for v in np.atleast_1d(item[0])])
+        for values, points in ordered:
+            points = points.sort_values(key)
+            mean = points[f"{RANK_METRIC}_mean"]
+            # a log axis has no room below 0: the lower bar stops just above it
+            std = points[f"{RANK_METRIC}_std"].fillna(0)
+            bars = [np.minimum(std, 0.999 * mean), std] if error_bars else None
             ax.errorbar(
-                line[key],
-                line[f"{RANK_METRIC}_mean"],
-                yerr=line[f"{RANK_METRIC}_std"].fillna(0),
-                marker="o",
-                capsize=3,
-                label=label or None,
-            )
+                points[key], mean, yerr=bars, marker="o", markersize=6, capsize=4,
+                linestyle="-" if len(points) >= MIN_POINTS_FOR_A_LINE else "none", linewidth=0.8,
+                label=assignments(others, tuple(np.atleast_1d(values))) or None,
+            )  # fmt: skip
         set_key_scale(ax, key, finished[key])
         ax.set_yscale("log")
-        ax.set(xlabel=key, ylabel=f"{RANK_METRIC} (mean ± std over seeds)", title=f"sensitivity to {key}")
+        ylabel = f"{RANK_METRIC} (mean ± std over seeds)" if error_bars else f"{RANK_METRIC} (one seed)"
+        ax.set(xlabel=key, ylabel=ylabel, title=f"sensitivity to {key}")
         if others:
-            ax.legend(fontsize="x-small")
+            ax.legend()
     return figure
 
 
@@ -168,10 +261,11 @@ def heatmap_figure(summary: pd.DataFrame, setting_keys: list[str]) -> Figure | N
         return None
     rows, columns = setting_keys
     grid = summary.pivot_table(index=rows, columns=columns, values=f"{RANK_METRIC}_mean", dropna=False)
-    grid = grid.reindex(index=sorted(summary[rows].unique()), columns=sorted(summary[columns].unique()))
+    grid = grid.reindex(index=sorted_values(summary[rows]), columns=sorted_values(summary[columns]))
     values = np.ma.masked_invalid(plottable(grid).to_numpy(dtype=float))
     figure, ax = plt.subplots(
-        figsize=(1.1 * len(grid.columns) + 3, 0.6 * len(grid.index) + 2), layout="constrained"
+        figsize=(min(1.2 * len(grid.columns) + 3.5, 2 * PANEL_SIZE[0]), 0.55 * len(grid.index) + 2),
+        layout="constrained",
     )
     colormap = matplotlib.colormaps["viridis_r"].with_extremes(bad="lightgrey")
     positive = values.compressed()[values.compressed() > 0]
@@ -183,6 +277,17 @@ def heatmap_figure(summary: pd.DataFrame, setting_keys: list[str]) -> Figure | N
     ax.set(xlabel=columns, ylabel=rows, title=f"{RANK_METRIC} by {rows} and {columns}")
     for (i, j), value in np.ndenumerate(values.filled(np.nan)):
         dark = norm is not None and np.isfinite(value) and value > 0 and image.norm(value) > DARK_CELL
-        text = "failed" if np.isnan(value) else f"{value:.2g}"
-        ax.text(j, i, text, ha="center", va="center", fontsize="small", color="white" if dark else "black")
+        text = "none finished" if np.isnan(value) else f"{value:.2g}"
+        ax.text(j, i, text, ha="center", va="center", color="white" if dark else "black")
     return figure
+
+
+def smallest_font_points(figure: Figure) -> float:
+    """The smallest text on the figure, in points (drawn first so tick labels exist)."""
+    figure.canvas.draw()
+    sizes = [
+        text.get_fontsize()
+        for text in figure.findobj(matplotlib.text.Text)
+        if text.get_visible() and text.get_text()
+    ]
+    return min(sizes, default=MIN_FONT_POINTS)

@@ -25,7 +25,8 @@ table { border-collapse: collapse; font-size: .85rem; margin: .5rem 0; }
 th, td { border-bottom: 1px solid #ddd; padding: .25rem .6rem; text-align: right; white-space: nowrap; }
 th { background: #f5f5f5; } tbody tr:first-child td { font-weight: 600; }
 table.failures tbody tr:first-child td { font-weight: normal; } table.failures td { text-align: left; }
-figure { margin: 1rem 0; } figure img { max-width: 100%; } figcaption { color: #555; font-size: .85rem; }
+figure { margin: 1rem 0; } figure img { max-width: 100%; height: auto; }
+figcaption { color: #555; font-size: .85rem; max-width: 60rem; }
 """
 
 
@@ -35,6 +36,8 @@ class ReportFigure:
     title: str
     caption: str
     png: bytes
+    width: int  # CSS pixels on the page (the PNG holds twice as many: sharp at any zoom)
+    height: int
 
     @property
     def filename(self) -> str:
@@ -68,9 +71,15 @@ def seed_and_value(seed: object, value: float) -> str:
     return MISSING if math.isnan(value) else f"{number(seed)} ({number(value)})"
 
 
-def display_summary(summary: pd.DataFrame, setting_keys: list[str]) -> pd.DataFrame:
-    """The summary as people read it: keys, counts, `mean ± std` per metric, best and worst seed."""
+def display_summary(summary: pd.DataFrame, setting_keys: list[str], one_seed: bool = False) -> pd.DataFrame:
+    """The summary as people read it: keys, counts, `mean ± std` per metric, best and worst seed.
+    With one seed per setting: keys, whether it finished, and each metric's value."""
     shown = summary[setting_keys or ["setting"]].map(number)
+    if one_seed:
+        shown["finished"] = ["yes" if n else "no" for n in summary["n"]]
+        for metric in SUMMARY_METRICS:
+            shown[metric] = summary[f"{metric}_mean"].map(number)
+        return shown
     shown["n"] = summary["n"]
     shown["failed"] = summary["n_failed"]
     for metric in SUMMARY_METRICS:
@@ -115,7 +124,10 @@ def render_markdown(page: ReportPage) -> str:
 
 def embedded_image(figure: ReportFigure) -> str:
     encoded = base64.b64encode(figure.png).decode("ascii")
-    return f'<img alt="{html.escape(figure.title)}" src="data:image/png;base64,{encoded}">'
+    return (
+        f'<img alt="{html.escape(figure.title)}" width="{figure.width}" height="{figure.height}" '
+        f'src="data:image/png;base64,{encoded}">'
+    )
 
 
 def render_html(page: ReportPage) -> str:

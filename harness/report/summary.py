@@ -42,6 +42,8 @@ def summarize(runs: pd.DataFrame, setting_keys: list[str]) -> pd.DataFrame:
     summary = counts.join([stats, best, worst]).reset_index()
     summary["n"] = summary["n"].fillna(0).astype(int)
     summary["n_failed"] = summary["n_failed"].astype(int)
+    for end in ("best", "worst"):  # seeds are integers, also where a setting has none (NaN -> <NA>)
+        summary[f"{end}_{SEED_KEY}"] = pd.to_numeric(summary[f"{end}_{SEED_KEY}"]).astype("Int64")
     summary = summary.sort_values([f"{RANK_METRIC}_mean", "final_loss_mean"], na_position="last")
     return summary.reset_index(drop=True).pipe(order_columns, by)
 
@@ -59,8 +61,13 @@ def failures(runs: pd.DataFrame) -> pd.DataFrame:
     return failed.reindex(columns=FAILURE_COLUMNS).sort_values(["setting", SEED_KEY], ignore_index=True)
 
 
+def one_seed_per_setting(runs: pd.DataFrame, setting_keys: list[str]) -> bool:
+    """True when no setting was run with more than one seed: there is no seed-to-seed spread to show."""
+    return bool(runs.groupby(group_columns(setting_keys), dropna=False).size().max() <= 1)
+
+
 def curve_bands(curves: pd.DataFrame, metric: str = "loss") -> pd.DataFrame:
-    """Per setting and step: the median over seeds and the min-max band, smoothed by a rolling mean.
+    """Per setting and step: the median over seeds and the min-max band, smoothed by a rolling geometric mean.
 
     Non-finite values (a diverged run's last steps) are dropped, so the band ends where the seeds died.
     """
@@ -69,8 +76,16 @@ def curve_bands(curves: pd.DataFrame, metric: str = "loss") -> pd.DataFrame:
     if bands.empty:
         return bands
     window = max(1, round((bands["step"].max() + 1) * CURVE_SMOOTHING_FRACTION))
-    smoothed = bands.groupby("setting")[["median", "min", "max"]].transform(smooth, window)
+    smoothed = bands.groupby("setting")[["median", "min", "max"]].transform(smooth_on_log_scale, window)
     return bands.assign(**smoothed)
+
+
+def smooth_on_log_scale(values: pd.Series, window: int) -> np.ndarray:
+    """The rolling mean of log10(values) (a geometric mean), as the log axis shows it: one spike of 1e30
+    then does not lift the next `window` steps to 1e28. Plain rolling mean if a value is not positive."""
+    if (values <= 0).any():
+        return smooth(values, window)
+    return 10 ** smooth(np.log10(values), window)
 
 
 def best_and_worst_runs(runs: pd.DataFrame, summary: pd.DataFrame) -> dict[str, pd.Series]:

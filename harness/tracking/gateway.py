@@ -129,6 +129,10 @@ class Tracker:
             if not page_token:
                 return
 
+    def count_runs(self, experiment_id: str, filter_string: str, at_most: int) -> int:
+        """How many runs match the filter, counting no further than `at_most`."""
+        return len(self.client.search_runs([experiment_id], filter_string, max_results=at_most))
+
     def metric_history(self, run_id: str, key: str) -> list[Metric]:
         return self.client.get_metric_history(run_id, key)
 

@@ -86,3 +86,12 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     latest_before_single = find_sweep(tracking_uri=uri).sweep_id
     run_harness(directory, uri, f"hydra.run.dir={directory / 'outputs'}")
     return Store(directory, uri, grid, diverged, newest_sweep_id(uri), latest_before_single)
+
+
+@pytest.fixture(scope="session")
+def single_run_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A store holding one single run and no sweep: its URI and the run's sweep id."""
+    directory = tmp_path_factory.mktemp("single")
+    uri = f"sqlite:///{directory / 'mlflow.db'}"
+    run_harness(directory, uri, f"hydra.run.dir={directory / 'outputs'}")
+    return uri, newest_sweep_id(uri)

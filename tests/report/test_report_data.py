@@ -35,17 +35,23 @@ def test_load_runs_gives_one_row_per_job_run_with_params_typed_back(store):
     assert runs[["final_loss", "eval_mse", "sweep_id", "parent_run_id"]].notna().all().all()
 
 
-def test_load_runs_reads_the_latest_sweep_of_the_default_store_by_default(store, monkeypatch):
+def test_load_runs_reads_the_latest_multi_job_sweep_of_the_default_store_by_default(store, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.chdir(store.directory)  # the runner's default store: ./mlflow.db
 
     runs = load_runs()
 
-    assert list(runs["sweep_id"]) == [store.single]  # the single run came last
+    # the single run came last, but `latest` means the latest sweep of more than one job
+    assert set(runs["sweep_id"]) == {store.diverged} and len(runs) == 4
+    assert "more than one job" in find_sweep(tracking_uri=store.uri).picked
 
 
-def test_latest_sweep_is_the_newest_sweep_when_no_single_run_is_newer(store):
-    assert store.latest_before_single == store.diverged
+def test_latest_falls_back_to_the_latest_run_when_no_sweep_has_two_jobs(single_run_store):
+    uri, sweep_id = single_run_store
+
+    found = find_sweep(tracking_uri=uri)
+
+    assert found.sweep_id == sweep_id and "latest run" in found.picked
 
 
 def test_load_curves_gives_every_step_of_every_run_in_long_format(store, tmp_path):
