@@ -5,6 +5,7 @@ and figures. `python -m harness.report` is `harness.report.cli`; the runner star
 from harness.report.build import ReportFiles, build_report, write_report
 from harness.report.cli import main
 from harness.report.data import ReportError, find_sweep, load_curves, load_runs
+from harness.report.outcome import SweepOutcome, sweep_outcome
 from harness.report.summary import summarize
 
 __all__ = [
@@ -16,5 +17,7 @@ __all__ = [
     "load_runs",
     "main",
     "summarize",
+    "SweepOutcome",
+    "sweep_outcome",
     "write_report",
 ]

@@ -112,7 +112,7 @@ def verdict(runs: pd.DataFrame, summary: pd.DataFrame) -> str:
         ratio = runner_up.mean / best.mean if best.mean > 0 else math.inf
         sentence += (
             f" Runner-up: {runner_up.setting}, {mean_over_seeds(runner_up)}; gap {number(comparison.gap)}"
-            f" (the runner-up's {RANK_METRIC} is {ratio:.2f}x the best's). {uncertainty(comparison)}"
+            f" (the runner-up's {RANK_METRIC} is {ratio:.3g}x the best's). {uncertainty(comparison)}"
         )
     if n_failed:
         sentence += f" {n_failed} of {len(runs)} runs did not finish (listed below)."

@@ -9,7 +9,10 @@ that a raising job or Ctrl-C stopped (no report on Ctrl-C).
 
 from __future__ import annotations
 
+import functools
 import logging
+import shlex
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +21,10 @@ from omegaconf import DictConfig
 
 from harness.runner import sweep_plan
 from harness.runner.sweep_context import SweepContext, new_sweep_id
+from harness.runner.sweep_progress import SweepProgress
 from harness.tracking import FINISHED, KILLED, Tags, resolve_tracking_uri, where_to_look
+
+COMMAND = "python -m harness.run"
 
 log = logging.getLogger("harness")
 
@@ -31,18 +37,54 @@ class OpenSweep:
     context: SweepContext
     experiment: str
     report: bool
+    model_name: str | None  # register the winner under this name; None: register=false
+    description: str  # what the sweep is: the start of its parent run's note
+    progress: SweepProgress | None = None
 
     def end(self, status: str) -> None:
-        """End the parent run, say how its jobs ended and where, and write the report (unless Ctrl-C)."""
+        """End the parent run, say how its jobs ended and where, tell the outcome on the parent run,
+        publish the winner and write the report (these three unless Ctrl-C)."""
         context = self.context
-        self.tracker.end(context.parent_run_id, status)
+        if self.progress is not None:
+            self.progress.stop()
         statuses = self.tracker.job_statuses(context.experiment_id, context.sweep_id)
         summary = ", ".join(f"{n} {job_status}" for job_status, n in sorted(statuses.items())) or "no runs"
+        if status != KILLED:
+            self.tell_outcome()
+        self.tracker.end(context.parent_run_id, status)
         outcome = "done" if status == FINISHED else f"ended {status}"
         log.info("sweep %s %s: %s", context.sweep_id, outcome, summary)
-        log.info("stored in experiment '%s': %s", self.experiment, where_to_look(context.tracking_uri))
         if self.report and status != KILLED:
             write_report(self.experiment, context.sweep_id, context.tracking_uri)
+        look = where_to_look(context.tracking_uri, experiment_id=context.experiment_id)
+        log.info("stored in experiment '%s' (expand sweep %s): %s", self.experiment, context.sweep_id, look)
+
+    def tell_outcome(self) -> None:
+        """The parent run's metrics and description (its note in the UI), and the winner's model.
+        A failure here is a warning: the runs are all stored already."""
+        context = self.context
+        try:
+            from harness.report import sweep_outcome
+
+            outcome = sweep_outcome(self.experiment, context.sweep_id, context.tracking_uri)
+            self.tracker.log_metrics(context.parent_run_id, outcome.metrics())
+            note = [self.description, "", outcome.verdict]
+            if outcome.best_run_id and self.model_name:
+                from harness.runner.winner import publish_winner
+
+                uri, version = publish_winner(self.tracker, outcome.best_run_id, self.model_name)
+                log.info(
+                    "best run's network: model %s, registered as models:/%s/%s", uri, self.model_name, version
+                )
+                note += ["", f"Model: `models:/{self.model_name}/{version}` (the best run's network, {uri})."]
+            note += ["", "Report: `report/report.html` in this run's artifacts (when `report=true`)."]
+            self.tracker.describe(context.parent_run_id, "\n".join(note))
+        except Exception as error:  # the outcome is a convenience: never let it fail the sweep
+            log.warning(
+                "no sweep outcome: %s: %s",
+                type(error).__name__,
+                str(error).splitlines()[0] if str(error) else "",
+            )
 
 
 _open_sweep: OpenSweep | None = None
@@ -73,12 +115,18 @@ class MlflowSweepCallback(Callback):
         tracker = open_store(tracking_uri)
         experiment_id = tracker.experiment_id(config.experiment)
         context = SweepContext(new_sweep_id(), experiment_id, None, keys, tracking_uri)
-        tags = context.run_tags(Tags.ROLE_SWEEP, list(config.hydra.overrides.task))
-        context.parent_run_id = tracker.start_run(experiment_id, f"sweep {context.sweep_id}", tags)
-        global _open_sweep
-        _open_sweep = OpenSweep(tracker, context, config.experiment, bool(config.report))
-        context.write(config.hydra.sweep.dir)
         jobs = len(sweep_plan.expand_jobs(arguments))
+        values = sweep_values(arguments)
+        description = sweep_description(context.sweep_id, jobs, values)
+        tags = context.run_tags(Tags.ROLE_SWEEP, list(config.hydra.overrides.task)) | {Tags.NOTE: description}
+        params = {key: ", ".join(shown) for key, shown in values.items()} | {"n_jobs": jobs}
+        context.parent_run_id = tracker.start_run(experiment_id, f"sweep {context.sweep_id}", tags, params)
+        global _open_sweep
+        model_name = str(config.model_name) if config.register else None
+        _open_sweep = OpenSweep(
+            tracker, context, config.experiment, bool(config.report), model_name, description
+        )
+        context.write(config.hydra.sweep.dir)
         log.info(
             "sweep %s: %d jobs over %s, parent run %s in experiment '%s'",
             context.sweep_id,
@@ -87,12 +135,31 @@ class MlflowSweepCallback(Callback):
             context.parent_run_id,
             config.experiment,
         )
+        count = functools.partial(tracker.job_statuses, experiment_id, context.sweep_id)
+        _open_sweep.progress = SweepProgress(count, jobs).start()
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         global _open_sweep
         if _open_sweep is not None:
             sweep, _open_sweep = _open_sweep, None
             sweep.end(FINISHED)
+
+
+def sweep_values(arguments: list[str]) -> dict[str, list[str]]:
+    """Each task key the command sets, with its values as written: `{"lr": ["1e-3", "1e-2"]}`."""
+    axes = sweep_plan.sweep_axes(arguments)
+    return {
+        key: [override.partition("=")[2] for override in overrides]
+        for key, overrides in axes.items()
+        if sweep_plan.is_task_key(key)
+    }
+
+
+def sweep_description(sweep_id: str, jobs: int, values: dict[str, list[str]]) -> str:
+    """The parent run's note (Markdown): the command, and what it sweeps."""
+    swept = ", ".join(f"{key} ({len(shown)} values)" for key, shown in values.items() if len(shown) > 1)
+    command = shlex.join([*COMMAND.split(), *sys.argv[1:]])
+    return f"Sweep `{sweep_id}`: {jobs} jobs over {swept or 'no key'}.\n\n    {command}"
 
 
 def write_report(experiment: str, sweep_id: str, tracking_uri: str) -> None:

@@ -24,7 +24,7 @@ SWEEPS_DIR = REPO_ROOT / "sweeps"
 GROUPS = ("optimizer", "init", "target")
 
 # Keys that say where and how a run is recorded, not what it computes: left out of the config hash.
-BOOKKEEPING_KEYS = ("experiment", "resume", "report", "log_every_n_steps")
+BOOKKEEPING_KEYS = ("experiment", "resume", "report", "log_every_n_steps", "register", "model_name")
 
 
 @dataclass
@@ -59,6 +59,8 @@ class Config:
     # the `loss` metric in MLflow: one point per this many steps, each the mean of its window (the run's
     # curve.npz artifact keeps every step); 1 logs every step
     log_every_n_steps: int = 10
+    register: bool = True  # at the end of a sweep, the best run's network as a registered MLflow model
+    model_name: str = "autograd-mlp"  # ... under this name in the Model Registry
 
 
 def register_schema() -> None:

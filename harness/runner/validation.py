@@ -79,6 +79,12 @@ RULES = {
         Rule("resume", "true or false", lambda v: isinstance(v, bool)),
         Rule("report", "true or false", lambda v: isinstance(v, bool)),
         Rule("log_every_n_steps", "an integer >= 1", lambda v: v >= 1),
+        Rule("register", "true or false", lambda v: isinstance(v, bool)),
+        Rule(
+            "model_name",
+            "a non-empty name without '/' or ':' (it goes into models:/<name>/<version>)",
+            lambda v: bool(str(v).strip()) and not set(str(v)) & {"/", ":"},
+        ),
     )
 }
 

@@ -28,7 +28,15 @@ from mlflow.tracking import MlflowClient
 
 from harness.tracking.guards import exclusive_lock, interrupts_held
 from harness.tracking.redact import has_credentials, scrub
-from harness.tracking.store import FAILED, FINISHED, KILLED, Tags, sqlite_path, sweep_jobs_filter
+from harness.tracking.store import (
+    FAILED,
+    FINISHED,
+    KILLED,
+    MODEL_TRAINING,
+    Tags,
+    sqlite_path,
+    sweep_jobs_filter,
+)
 
 BATCH_LIMIT = 1000  # metrics per log_batch request (MLflow's limit)
 PARAM_BATCH_LIMIT = 100  # params, and tags, per log_batch request
@@ -54,6 +62,7 @@ class Tracker:
         self.uri = tracking_uri
         if has_credentials(tracking_uri):  # MLflow would print each run's link, credentials and all
             os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
+        self.tracking_uri = tracking_uri
         if (database := sqlite_path(tracking_uri)) is None:
             self.client = MlflowClient(tracking_uri=tracking_uri)
             return
@@ -66,12 +75,15 @@ class Tracker:
             self.client.search_experiments(max_results=1)  # opens it, should MlflowClient() ever not
 
     def experiment_id(self, name: str) -> str:
-        """The experiment's id, created if missing."""
+        """The experiment's id, created if missing, tagged as model training (so that the UI opens on
+        runs, not on MLflow 3's GenAI pages)."""
         experiment = self.client.get_experiment_by_name(name)
         if experiment is not None:
+            if Tags.EXPERIMENT_KIND not in experiment.tags:
+                self.client.set_experiment_tag(experiment.experiment_id, Tags.EXPERIMENT_KIND, MODEL_TRAINING)
             return experiment.experiment_id
         try:
-            return self.client.create_experiment(name)
+            return self.client.create_experiment(name, tags={Tags.EXPERIMENT_KIND: MODEL_TRAINING})
         except MlflowException:  # created meanwhile by another process; any other error stands
             experiment = self.client.get_experiment_by_name(name)
             if experiment is None:
@@ -97,6 +109,31 @@ class Tracker:
     def set_tags(self, run_id: str, tags: dict[str, Any]) -> None:
         entries = [RunTag(key, str(value)) for key, value in scrub(tags).items()]
         self.client.log_batch(run_id, tags=entries, synchronous=True)
+
+    def describe(self, run_id: str, note: str) -> None:
+        """The run's description in the UI (Markdown)."""
+        self.set_tags(run_id, {Tags.NOTE: note})
+
+    def log_pyfunc_model(
+        self, run_id: str, registered_name: str | None, **model: Any
+    ) -> tuple[str, str | None]:
+        """Log an MLflow pyfunc model (`mlflow.pyfunc.save_model`'s arguments: python_model, artifacts,
+        signature, ...) under the run's `model`, registered as a new version of `registered_name` unless
+        None; its `runs:/` URI and the version."""
+        import mlflow
+        from mlflow.models import Model
+
+        previous = mlflow.get_tracking_uri() if mlflow.is_tracking_uri_set() else None
+        mlflow.set_tracking_uri(self.tracking_uri)  # Model.log reads the fluent URI: point it at this store
+        try:
+            info = Model.log(
+                artifact_path=None, name="model", flavor=mlflow.pyfunc, run_id=run_id,
+                registered_model_name=registered_name, **model,
+            )  # fmt: skip
+        finally:
+            mlflow.set_tracking_uri(previous)
+        version = str(info.registered_model_version) if info.registered_model_version is not None else None
+        return f"runs:/{run_id}/model", version
 
     def log_artifacts(self, run_id: str, directory: Path) -> None:
         self.client.log_artifacts(run_id, str(directory))
@@ -193,7 +230,6 @@ class Tracker:
         return self.client.search_runs(
             [experiment_id], filter_string=sweep_jobs_filter(sweep_id) + condition, max_results=50000
         )
-
 
 
 @functools.cache

@@ -25,9 +25,15 @@ class Tags:
     FAILURE_STEP = "failure_step"
     FAILURE_REASON = "failure_reason"
     PARENT_RUN_ID = "mlflow.parentRunId"
+    NOTE = "mlflow.note.content"  # the run's description in the UI (Markdown)
+    EXPERIMENT_KIND = "mlflow.experimentKind"  # an experiment tag: which view the UI opens on
 
     ROLE_SWEEP = "sweep"
     ROLE_JOB = "job"
+
+
+MODEL_TRAINING = "custom_model_development"  # the UI's value of EXPERIMENT_KIND for model training
+UI_ADDRESS = "http://127.0.0.1:5000"  # where `mlflow ui` serves by default
 
 
 def sweep_jobs_filter(sweep_id: str) -> str:
@@ -50,13 +56,24 @@ def default_tracking_uri(cwd: str | os.PathLike | None = None) -> str:
     return f"sqlite:///{directory.resolve() / 'mlflow.db'}"
 
 
-def where_to_look(tracking_uri: str, cwd: str | os.PathLike | None = None) -> str:
-    """How a user opens the store in a browser, e.g. `mlflow ui` (run here) or the server's address."""
-    if tracking_uri.startswith(("http://", "https://")):
-        return f"open {scrub_text(tracking_uri)}"
+def runs_table_url(base: str, experiment_id: str) -> str:
+    """The experiment's runs table in the model-training view of the MLflow UI at `base`."""
+    return f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs?workflowType=machine_learning"
+
+
+def where_to_look(
+    tracking_uri: str, cwd: str | os.PathLike | None = None, experiment_id: str | None = None
+) -> str:
+    """How a user opens the store in a browser, e.g. `mlflow ui` (run here) or the server's address;
+    with `experiment_id`, a link straight to that experiment's runs table."""
+    server = tracking_uri.startswith(("http://", "https://"))
+    base = scrub_text(tracking_uri) if server else UI_ADDRESS
+    page = runs_table_url(base, experiment_id) if experiment_id is not None else base
+    if server:
+        return f"open {page}"
     if tracking_uri == default_tracking_uri(cwd):
-        return "run `mlflow ui` here, then open http://127.0.0.1:5000"
-    return f"run `mlflow ui --backend-store-uri {scrub_text(tracking_uri)}`, then open http://127.0.0.1:5000"
+        return f"run `mlflow ui` here, then open {page}"
+    return f"run `mlflow ui --backend-store-uri {scrub_text(tracking_uri)}`, then open {page}"
 
 
 def sqlite_path(tracking_uri: str) -> Path | None:

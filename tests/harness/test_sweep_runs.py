@@ -144,3 +144,73 @@ def test_help_lists_the_groups_and_the_named_sweeps(run_harness, tmp_path):
     assert "optimizer: adam, adamw, seed_adamw, sgd" in helped.result.stdout
     assert "python -m harness.run -m sweeps=lr_width|betas|weight_decay|optimizers" in helped.result.stdout
     assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_the_parent_run_tells_what_was_swept_and_how_it_came_out(grid):
+    (parent,) = grid.store.parents()
+    children = grid.store.children(parent)
+
+    assert parent.data.params["lr"] == "0.001, 0.01" and parent.data.params["width"] == "8, 16"
+    assert parent.data.params["steps"] == str(STEPS) and parent.data.params["n_jobs"] == "4"
+    metrics = parent.data.metrics
+    assert metrics["n_finished"] == 4 and metrics["n_failed"] == 0
+    best = min(children, key=lambda run: run.data.metrics["eval_mse"])  # one seed: a setting is a run
+    assert metrics["best_eval_mse"] == pytest.approx(best.data.metrics["eval_mse"])
+    assert metrics["best_final_loss"] == pytest.approx(best.data.metrics["final_loss"])
+    note = parent.data.tags[Tags.NOTE]
+    assert f"python -m harness.run -m lr=1e-3,1e-2 width=8,16 steps={STEPS}" in note
+    assert f"Best setting: {best.info.run_name}, eval_mse" in note and "Runner-up: " in note
+    assert "report/report.html" in note
+    assert {"report.html", "loss_curves.png"} <= {
+        info.path.rpartition("/")[2]
+        for info in grid.store.client.list_artifacts(parent.info.run_id, "report")
+    }
+
+
+def test_the_experiment_is_tagged_as_model_training_and_the_output_links_its_runs_table(grid):
+    client = grid.store.client
+    experiment = client.get_experiment_by_name("autograd-mlp")
+
+    assert experiment.tags[Tags.EXPERIMENT_KIND] == "custom_model_development"
+    last_line = grid.result.stdout.strip().splitlines()[-1]  # the log (MLflow prints to stderr)
+    link = (
+        f"http://127.0.0.1:5000/#/experiments/{experiment.experiment_id}/runs?workflowType=machine_learning"
+    )
+    assert last_line.endswith(link)
+
+
+def test_the_sweep_shows_its_progress_in_jobs_done_failed_elapsed_and_time_left(grid):
+    lines = re.findall(r"sweep (\d+)/4 jobs done, (\d+) failed, (\d\d:\d\d) elapsed, (.+)", grid.output)
+
+    assert lines and lines[-1][:2] == ("4", "0")  # the last count: every job done
+    assert all(int(done) <= 4 for done, *_ in lines)
+
+
+def test_the_best_run_is_a_registered_model_that_predicts_as_the_engine_did(grid, tmp_path, monkeypatch):
+    import mlflow
+
+    (parent,) = grid.store.parents()
+    best = min(grid.store.children(parent), key=lambda run: run.data.metrics["eval_mse"])
+    client = grid.store.client
+    (version,) = client.search_model_versions(f"run_id = '{best.info.run_id}'")
+    assert (
+        version.name == "autograd-mlp"
+        and f"models:/autograd-mlp/{version.version}" in parent.data.tags[Tags.NOTE]
+    )
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", grid.store.uri)
+    model = mlflow.pyfunc.load_model(f"models:/autograd-mlp/{version.version}")
+    fit = np.load(grid.store.download(best, "fit.npz", tmp_path))  # the engine's own prediction, at training
+    assert np.allclose(model.predict(fit["x"].reshape(-1, 1)), fit["y_pred"], rtol=0, atol=1e-12)
+    assert model.metadata.signature.inputs.to_dict()[0]["tensor-spec"]["shape"] in ([-1, 1], (-1, 1))
+    assert model.metadata.saved_input_example_info is not None
+
+
+def test_register_false_leaves_the_model_registry_empty(run_harness, tmp_path):
+    invocation = run_harness(tmp_path, "-m", "seed=0,1", "steps=20", "register=false", "report=false")
+
+    client = invocation.store.client
+    assert client.search_registered_models() == []
+    assert all(not run.outputs.model_outputs for run in invocation.store.children())
+    (parent,) = invocation.store.parents()
+    assert parent.data.metrics["n_finished"] == 2 and "Model:" not in parent.data.tags[Tags.NOTE]
