@@ -1,0 +1,34 @@
+"""Make the README's screenshots from a real sweep, along the browser test's walk (harness.browser_tour):
+
+    python docs/make_screenshots.py            # runs `-m sweeps=betas` in a temporary directory
+
+writes docs/runs_table.png (the MLflow UI's runs table, the sweep expanded, eval_mse/final_loss/lr
+columns added) and docs/report.png (the top of the report page). Needs Debian's chromium and the
+`dev` extra (Playwright).
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from harness.browser_tour import make_sweep, take_tour
+
+DOCS = Path(__file__).resolve().parent
+SWEEP = ["sweeps=betas"]
+
+
+def main(arguments: list[str]) -> int:
+    with tempfile.TemporaryDirectory(prefix="screenshots-") as scratch:
+        sweep = make_sweep(Path(scratch), *(arguments or SWEEP))
+        tour = take_tour(sweep, screenshots=Path(scratch) / "screenshots")
+        for path in tour.screenshots:
+            shutil.copy(path, DOCS / path.name)
+            print(f"wrote {DOCS / path.name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
