@@ -122,16 +122,20 @@ class Tracker:
         None; its `runs:/` URI and the version."""
         import mlflow
         from mlflow.models import Model
+        from mlflow.tracking._tracking_service.utils import _use_tracking_uri
 
-        previous = mlflow.get_tracking_uri() if mlflow.is_tracking_uri_set() else None
-        mlflow.set_tracking_uri(self.tracking_uri)  # Model.log reads the fluent URI: point it at this store
+        # Model.log reads the fluent tracking URI: point it at this store for the call, then put back
+        # exactly what was there (setting it is sticky, and would outrank MLFLOW_TRACKING_URI later)
+        environment = os.environ.get("MLFLOW_TRACKING_URI")  # unset on the way out when no URI was set
         try:
-            info = Model.log(
-                artifact_path=None, name="model", flavor=mlflow.pyfunc, run_id=run_id,
-                registered_model_name=registered_name, **model,
-            )  # fmt: skip
+            with _use_tracking_uri(self.tracking_uri):
+                info = Model.log(
+                    artifact_path=None, name="model", flavor=mlflow.pyfunc, run_id=run_id,
+                    registered_model_name=registered_name, **model,
+                )  # fmt: skip
         finally:
-            mlflow.set_tracking_uri(previous)
+            if environment is not None:
+                os.environ["MLFLOW_TRACKING_URI"] = environment
         version = str(info.registered_model_version) if info.registered_model_version is not None else None
         return f"runs:/{run_id}/model", version
 

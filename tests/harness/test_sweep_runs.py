@@ -198,8 +198,11 @@ def test_the_best_run_is_a_registered_model_that_predicts_as_the_engine_did(grid
         and f"models:/autograd-mlp/{version.version}" in parent.data.tags[Tags.NOTE]
     )
 
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", grid.store.uri)
-    model = mlflow.pyfunc.load_model(f"models:/autograd-mlp/{version.version}")
+    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
+
+    with _use_tracking_uri(grid.store.uri):  # this store's registry, whatever this process set before
+        model = mlflow.pyfunc.load_model(f"models:/autograd-mlp/{version.version}")
+    assert model.metadata.run_id == best.info.run_id
     fit = np.load(grid.store.download(best, "fit.npz", tmp_path))  # the engine's own prediction, at training
     assert np.allclose(model.predict(fit["x"].reshape(-1, 1)), fit["y_pred"], rtol=0, atol=1e-12)
     assert model.metadata.signature.inputs.to_dict()[0]["tensor-spec"]["shape"] in ([-1, 1], (-1, 1))
