@@ -29,7 +29,7 @@ def architecture(config: dict) -> dict:
 
 def predict_with_engine(architecture_: dict, parameters: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
     """The engine's own prediction, to give the model its signature."""
-    return network_from(architecture_, parameters)(engine.Variable(x)).value[:, 0]
+    return network_from(architecture_, parameters)(engine.Variable(x)).values[:, 0]
 
 
 def publish_winner(tracker: Tracker, run_id: str, model_name: str | None) -> tuple[str, str | None]:

@@ -22,7 +22,7 @@ def network_from(architecture: dict, parameters: dict[str, np.ndarray]) -> MLP:
     hidden = [architecture["width"]] * architecture["depth"]
     network = MLP(1, hidden, 1, negative_slope=architecture["negative_slope"], rng=0)
     for name, parameter in network.named_parameters():
-        parameter.value[...] = parameters[name]
+        parameter.values = parameters[name]  # copied into the network's own buffer
     return network
 
 
@@ -40,7 +40,7 @@ class EngineMLP(mlflow.pyfunc.PythonModel):
     def predict(self, context, model_input, params=None):
         """`model_input`: x values, shape (n,) or (n, 1); returns y, shape (n,)."""
         x = np.asarray(model_input, dtype=np.float64).reshape(-1, 1)
-        return self.network(Variable(x)).value[:, 0]
+        return self.network(Variable(x)).values[:, 0]
 
 
 mlflow.models.set_model(EngineMLP())
