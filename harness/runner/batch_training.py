@@ -54,7 +54,7 @@ def train_many(
     results: list[TrainResult | None] = [None] * len(tasks)
     for indices in groups.values():
         batch, batch_callbacks = [tasks[i] for i in indices], [callbacks[i] for i in indices]
-        if len(batch) > 1 and hasattr(MLP, "stacked"):  # the engine's runs axis
+        if len(batch) > 1:  # one model on the engine's runs axis
             trained = train_batch(batch, batch_callbacks)
         else:
             trained = [train(task, callback) for task, callback in zip(batch, batch_callbacks, strict=True)]
