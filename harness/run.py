@@ -23,6 +23,7 @@ from omegaconf import DictConfig  # noqa: E402
 
 from harness.runner.config import CONF_DIR  # noqa: E402
 from harness.runner.preflight import check_command_line  # noqa: E402
+from harness.runner.sweep_id import start_sweep  # noqa: E402
 from harness.runner.validation import ConfigError  # noqa: E402
 from harness.tracking import FAILED, KILLED  # noqa: E402
 
@@ -41,6 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     from harness.runner.callbacks import end_active_sweep
 
     argv = sys.argv[1:] if argv is None else list(argv)
+    start_sweep()
     try:
         check_command_line(argv)
     except ConfigError as error:

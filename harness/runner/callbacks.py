@@ -17,7 +17,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from harness.runner import sweep_plan
-from harness.runner.sweep_context import SweepContext, new_sweep_id
+from harness.runner.sweep_context import SweepContext, current_sweep_id
 from harness.tracking import FINISHED, KILLED, Tags, resolve_tracking_uri, where_to_look
 
 log = logging.getLogger("harness")
@@ -72,7 +72,7 @@ class MlflowSweepCallback(Callback):
         tracking_uri = resolve_tracking_uri()
         tracker = open_store(tracking_uri)
         experiment_id = tracker.experiment_id(config.experiment)
-        context = SweepContext(new_sweep_id(), experiment_id, None, keys, tracking_uri)
+        context = SweepContext(current_sweep_id(), experiment_id, None, keys, tracking_uri)
         tags = context.run_tags(Tags.ROLE_SWEEP, list(config.hydra.overrides.task))
         context.parent_run_id = tracker.start_run(experiment_id, f"sweep {context.sweep_id}", tags)
         global _open_sweep

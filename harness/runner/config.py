@@ -16,6 +16,8 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
+from harness.runner.sweep_id import current_sweep_id
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONF_DIR = REPO_ROOT / "conf"
 SWEEPS_DIR = REPO_ROOT / "sweeps"
@@ -63,6 +65,9 @@ def register_schema() -> None:
     # `hydra.searchpath` in conf/config.yaml names the repository root this way, so that the
     # folder `sweeps/` is found as the config group `sweeps` from any working directory.
     OmegaConf.register_new_resolver("harness_repo_root", lambda: REPO_ROOT.as_uri(), replace=True)
+    # Cached on the config like Hydra's `${now:}`: Hydra copies the cache into every job's config, so
+    # a job in another process resolves the launching command's id.
+    OmegaConf.register_new_resolver("harness_sweep_id", current_sweep_id, use_cache=True, replace=True)
 
 
 register_schema()

@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 from harness.runner.artifacts import result_metrics, write_artifacts
 from harness.runner.config import config_hash, run_params, task_config
 from harness.runner.progress import StepProgress
-from harness.runner.sweep_context import SweepContext, new_sweep_id
+from harness.runner.sweep_context import SweepContext, current_sweep_id
 from harness.runner.sweep_plan import run_name, set_keys
 from harness.runner.training import TrainResult, train
 from harness.runner.validation import validate
@@ -46,7 +46,7 @@ def job_context(overrides: list[str]) -> SweepContext:
         if context is not None:
             return context
     return SweepContext(
-        new_sweep_id(), experiment_id=None, parent_run_id=None, swept_keys=set_keys(overrides)
+        current_sweep_id(), experiment_id=None, parent_run_id=None, swept_keys=set_keys(overrides)
     )
 
 
