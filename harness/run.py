@@ -22,10 +22,17 @@ import hydra  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
 from harness.runner.config import CONF_DIR  # noqa: E402
-from harness.runner.preflight import check_command_line  # noqa: E402
+from harness.runner.preflight import plan_command_line  # noqa: E402
 from harness.runner.sweep_id import start_sweep  # noqa: E402
 from harness.runner.validation import ConfigError  # noqa: E402
-from harness.tracking import FAILED, KILLED  # noqa: E402
+from harness.tracking import (  # noqa: E402
+    FAILED,
+    KILLED,
+    StoreAccessError,
+    bound_http_requests,
+    check_access,
+    resolve_tracking_uri,
+)
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
@@ -44,8 +51,12 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else list(argv)
     start_sweep()
     try:
-        check_command_line(argv)
-    except ConfigError as error:
+        plan = plan_command_line(argv)
+        if plan.jobs:  # jobs will run: the store must answer (within store_timeout s) before any does
+            bound_http_requests()
+            job = plan.first_job
+            check_access(resolve_tracking_uri(), job["store_timeout"], job["experiment"])
+    except (ConfigError, StoreAccessError) as error:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(EXIT_BAD_INPUT) from None
     sys.argv = [sys.argv[0], *argv]

@@ -10,6 +10,7 @@ that a raising job or Ctrl-C stopped (no report on Ctrl-C).
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,7 @@ from harness.runner.sweep_context import SweepContext, current_sweep_id
 from harness.tracking import FINISHED, KILLED, Tags, resolve_tracking_uri, where_to_look
 
 log = logging.getLogger("harness")
+EXIT_STORE = 2  # as harness.run's refusals before any job: nothing ran
 
 
 @dataclass
@@ -65,11 +67,22 @@ def end_active_sweep(status: str) -> None:
 
 class MlflowSweepCallback(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        # Hydra turns an Exception raised here into a warning and launches the jobs anyway, orphaned:
+        # a sweep whose parent run cannot be made stops here, as one line and SystemExit.
+        tracking_uri = resolve_tracking_uri()
+        try:
+            self._start(config, tracking_uri)
+        except Exception as error:
+            from harness.tracking import explain
+
+            print(f"error: no job started: {explain(error, tracking_uri)}", file=sys.stderr)
+            raise SystemExit(EXIT_STORE) from None
+
+    def _start(self, config: DictConfig, tracking_uri: str) -> None:
         from harness.tracking import open_store
 
         arguments = sweep_plan.sweep_arguments(config)
         keys = sweep_plan.swept_keys(arguments)
-        tracking_uri = resolve_tracking_uri()
         tracker = open_store(tracking_uri)
         experiment_id = tracker.experiment_id(config.experiment)
         context = SweepContext(current_sweep_id(), experiment_id, None, keys, tracking_uri)

@@ -26,7 +26,7 @@ SWEEPS_DIR = REPO_ROOT / "sweeps"
 GROUPS = ("optimizer", "init", "target")
 
 # Keys that say where and how a run is recorded, not what it computes: left out of the config hash.
-BOOKKEEPING_KEYS = ("experiment", "resume", "report")
+BOOKKEEPING_KEYS = ("experiment", "resume", "report", "store_timeout", "store_patience")
 
 
 @dataclass
@@ -58,6 +58,8 @@ class Config:
     experiment: str = "autograd-mlp"
     resume: bool = False
     report: bool = True
+    store_timeout: float = 10.0  # seconds to reach the store before any job starts
+    store_patience: float = 120.0  # seconds a job keeps retrying a store that went away
 
 
 def register_schema() -> None:

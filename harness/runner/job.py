@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import logging
 import tempfile
+import time
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
@@ -30,12 +31,14 @@ from harness.tracking import (
     LossStream,
     Tags,
     Tracker,
+    explain,
     open_store,
     scrub_text,
     where_to_look,
 )
 
 log = logging.getLogger("harness")
+RETRY_SECONDS = 3.0  # between tries of a store that went away
 
 
 def job_context(overrides: list[str]) -> SweepContext:
@@ -72,7 +75,10 @@ def run_job(cfg: DictConfig) -> str | None:
         return None
 
     log.info("start %s (overrides: %s)", name, " ".join(overrides) or "none")
-    run_id = tracker.start_run(experiment_id, name, job_tags(context, overrides, digest), params)
+    tags, patience = job_tags(context, overrides, digest), task["store_patience"]
+    run_id = with_patience(
+        lambda: tracker.start_run(experiment_id, name, tags, params), patience, tracking_uri
+    )
     stream = LossStream(tracker, run_id)
     progress = StepProgress(name, task["steps"])
 
@@ -83,8 +89,8 @@ def run_job(cfg: DictConfig) -> str | None:
     try:
         result = train(task, on_progress)
         progress.close()
-        stream.flush()
-        record(tracker, run_id, task, result, name)
+        with_patience(stream.flush, patience, tracking_uri)
+        with_patience(lambda: record(tracker, run_id, task, result, name), patience, tracking_uri)
     except BaseException as error:
         progress.close()
         end_stopped_run(tracker, run_id, stream, error, name)
@@ -100,6 +106,22 @@ def job_tags(context: SweepContext, overrides: list[str], digest: str) -> dict[s
     if context.parent_run_id:
         tags[Tags.PARENT_RUN_ID] = context.parent_run_id
     return tags
+
+
+def with_patience(action, patience: float, tracking_uri: str):
+    """`action()`, tried again every few seconds for `patience` seconds while the store fails it:
+    a tracking server restarting during a sweep loses none of a job's data."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            return action()
+        except Exception as error:
+            if time.monotonic() >= deadline:
+                raise
+            log.warning(
+                "%s; trying again for up to %.0f s", explain(error, tracking_uri), deadline - time.monotonic()
+            )
+            time.sleep(min(RETRY_SECONDS, max(0.0, deadline - time.monotonic())))
 
 
 def record(tracker: Tracker, run_id: str, task: dict, result: TrainResult, name: str) -> None:

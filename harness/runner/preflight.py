@@ -13,6 +13,8 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 from hydra import initialize_config_dir
 from hydra._internal.utils import get_args_parser
@@ -29,11 +31,24 @@ from harness.runner.validation import ConfigError, explain_hydra_error, validate
 _INFO_FLAGS = ("help", "hydra_help", "cfg", "info", "shell_completion", "resolve")
 
 
+@dataclass
+class CommandPlan:
+    """What a checked command line will run: how many jobs, and its first job's config."""
+
+    jobs: int
+    first_job: dict[str, Any] = field(default_factory=dict)
+
+
 def check_command_line(argv: list[str]) -> int:
     """Raise ConfigError (one line) if any job `argv` would launch is not allowed; return the job count."""
+    return plan_command_line(argv).jobs
+
+
+def plan_command_line(argv: list[str]) -> CommandPlan:
+    """As `check_command_line`, with the first job's resolved config (its store settings)."""
     args = get_args_parser().parse_args(argv)
     if any(getattr(args, flag, None) for flag in _INFO_FLAGS) or args.config_dir:
-        return 0  # nothing runs, or configs from elsewhere: each job still validates itself
+        return CommandPlan(0)  # nothing runs, or configs from elsewhere: each job still validates itself
     config_name = args.config_name or "config"
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         loader = GlobalHydra.instance().config_loader()
@@ -41,10 +56,10 @@ def check_command_line(argv: list[str]) -> int:
             for override in _read(lambda: sweep_plan.parse(args.overrides), args.overrides):
                 if override.is_sweep_override() or sweep_plan.override_key(override) == "sweeps":
                     raise ConfigError(f"{override.input_line} is a sweep: add -m to run one job per value")
-            _check(
+            cfg = _check(
                 lambda: loader.load_configuration(config_name, args.overrides, RunMode.RUN), args.overrides
             )
-            return 1
+            return CommandPlan(1, task_config(cfg))
         master = _read(
             lambda: loader.load_configuration(config_name, args.overrides, RunMode.MULTIRUN), args.overrides
         )
@@ -52,11 +67,11 @@ def check_command_line(argv: list[str]) -> int:
         axes = _read(lambda: sweep_plan.sweep_axes(arguments), arguments)
         for key in set(sweep_plan.swept_keys(arguments)) & set(BOOKKEEPING_KEYS):
             raise ConfigError(f"{key} cannot be swept: one sweep is one parent run in one experiment")
-        _check_sweep(lambda job: loader.load_sweep_config(master, job), axes)
-        return math.prod(len(values) for values in axes.values())
+        first = _check_sweep(lambda job: loader.load_sweep_config(master, job), axes)
+        return CommandPlan(math.prod(len(values) for values in axes.values()), task_config(first))
 
 
-def _check_sweep(compose: Callable[[list[str]], DictConfig], axes: dict[str, list[str]]) -> None:
+def _check_sweep(compose: Callable[[list[str]], DictConfig], axes: dict[str, list[str]]) -> DictConfig:
     first_job = [values[0] for values in axes.values()]
     first = _check(lambda: compose(first_job), first_job)
     # Unresolved, so that `optimizer.lr: ${lr}` follows a changed `lr` as it does in a composed job.
@@ -71,6 +86,7 @@ def _check_sweep(compose: Callable[[list[str]], DictConfig], axes: dict[str, lis
                 _check(lambda override=override: _with_value(typed_first, override), job)
             else:
                 _check(lambda job=job: compose(job), job)
+    return first
 
 
 def _is_plain_value(override: Override, cfg: DictConfig) -> bool:

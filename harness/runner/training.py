@@ -79,6 +79,15 @@ def train(task: dict[str, Any], on_progress: ProgressCallback | None = None) -> 
     ys = target(xs)
     losses = np.empty(steps)
     failure_step = failure_reason = loss = None
+    waited = 0.0  # seconds inside on_progress (e.g. blocked on a store): not training time
+
+    def report(step: int, so_far: np.ndarray) -> None:
+        nonlocal waited
+        if on_progress is not None:
+            called = time.perf_counter()
+            on_progress(step, so_far)
+            waited += time.perf_counter() - called
+
     started = time.perf_counter()
     with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected and reported below
         for step in range(steps):
@@ -90,9 +99,9 @@ def train(task: dict[str, Any], on_progress: ProgressCallback | None = None) -> 
             losses[step] = value
             loss.backward()
             optimizer.step()
-            if on_progress is not None and step % PROGRESS_EVERY == PROGRESS_EVERY - 1:
-                on_progress(step, losses[: step + 1])
-    train_seconds = time.perf_counter() - started
+            if step % PROGRESS_EVERY == PROGRESS_EVERY - 1:
+                report(step, losses[: step + 1])
+    train_seconds = time.perf_counter() - started - waited
     done = steps if failure_step is None else failure_step
     if on_progress is not None:
         on_progress(done - 1, losses[:done])

@@ -78,6 +78,8 @@ RULES = {
         Rule("experiment", "a non-empty name", lambda v: bool(str(v).strip())),
         Rule("resume", "true or false", lambda v: isinstance(v, bool)),
         Rule("report", "true or false", lambda v: isinstance(v, bool)),
+        Rule("store_timeout", "a number of seconds > 0", _positive),
+        Rule("store_patience", "a number of seconds >= 0", _non_negative),
     )
 }
 

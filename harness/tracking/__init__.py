@@ -3,6 +3,8 @@
 Outside this package, import from `harness.tracking` only.
 """
 
+from harness.tracking.access import DEFAULT_STORE_TIMEOUT, bound_http_requests, check_access
+from harness.tracking.faults import NOT_AUTHENTICATED, StoreAccessError, explain
 from harness.tracking.gateway import INTERRUPTED, LossStream, Tracker, open_store
 from harness.tracking.redact import has_credentials, scrub, scrub_text
 from harness.tracking.store import (
@@ -18,6 +20,12 @@ from harness.tracking.store import (
 )
 
 __all__ = [
+    "DEFAULT_STORE_TIMEOUT",
+    "NOT_AUTHENTICATED",
+    "StoreAccessError",
+    "bound_http_requests",
+    "check_access",
+    "explain",
     "DEFAULT_EXPERIMENT",
     "FAILED",
     "FINISHED",

@@ -9,6 +9,7 @@ values. Every param and tag is scrubbed of credentials here, on its way out.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import time
 from collections import Counter
@@ -21,9 +22,12 @@ from mlflow.entities import Metric, Param, Run, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from harness.tracking.faults import deleted_experiment, explain
 from harness.tracking.guards import exclusive_lock, interrupts_held
 from harness.tracking.redact import has_credentials, scrub
 from harness.tracking.store import FAILED, FINISHED, KILLED, Tags, sqlite_path, sweep_jobs_filter
+
+log = logging.getLogger("harness")
 
 BATCH_LIMIT = 1000  # metrics per log_batch request (MLflow's limit)
 PARAM_BATCH_LIMIT = 100
@@ -45,6 +49,7 @@ def _chunks(items: list, size: int):
 
 class Tracker:
     def __init__(self, tracking_uri: str):
+        self.tracking_uri = tracking_uri
         if has_credentials(tracking_uri):  # MLflow would print each run's link, credentials and all
             os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
         if (database := sqlite_path(tracking_uri)) is None:
@@ -59,9 +64,11 @@ class Tracker:
             self.client.search_experiments(max_results=1)  # opens it, should MlflowClient() ever not
 
     def experiment_id(self, name: str) -> str:
-        """The experiment's id, created if missing."""
+        """The experiment's id, created if missing; StoreAccessError if it is deleted."""
         experiment = self.client.get_experiment_by_name(name)
         if experiment is not None:
+            if experiment.lifecycle_stage == "deleted":
+                raise deleted_experiment(name, experiment.experiment_id, self.tracking_uri)
             return experiment.experiment_id
         try:
             return self.client.create_experiment(name)
@@ -161,7 +168,6 @@ class Tracker:
         )
 
 
-
 @functools.cache
 def open_store(tracking_uri: str) -> Tracker:
     """The process's one gateway to the store at `tracking_uri`."""
@@ -172,16 +178,28 @@ class LossStream:
     """Sends a growing loss curve to a run: what is new since the last send, at most every FLUSH_SECONDS."""
 
     def __init__(self, tracker: Tracker, run_id: str, key: str = "loss"):
-        self.client, self.run_id, self.key = tracker.client, run_id, key
+        self.tracker, self.client, self.run_id, self.key = tracker, tracker.client, run_id, key
+        self.store_error = False
         self.losses: np.ndarray = np.empty(0)
         self.sent = 0
         self.last_flush = time.monotonic()
 
     def update(self, losses: np.ndarray) -> None:
-        """`losses` holds every value so far (step i at index i)."""
+        """`losses` holds every value so far (step i at index i). A store that does not answer does
+        not stop training: what is unsent stays in `losses` and goes with a later flush."""
         self.losses = losses
-        if time.monotonic() - self.last_flush >= FLUSH_SECONDS:
+        if time.monotonic() - self.last_flush < FLUSH_SECONDS:
+            return
+        try:
             self.flush()
+        except Exception as error:  # the job's final flush retries, with its patience, and raises
+            self.last_flush = time.monotonic()
+            if not self.store_error:
+                log.warning(
+                    "store not answering (%s): the loss curve is kept to send later",
+                    explain(error, self.tracker.tracking_uri),
+                )
+            self.store_error = True
 
     def flush(self) -> None:
         now, key = _now_ms(), self.key

@@ -25,7 +25,8 @@ def test_commands_started_together_in_one_folder_each_get_exactly_their_own_jobs
     uri = f"sqlite:///{store_dir}/mlflow.db"
     processes = {
         seeds: subprocess.Popen(
-            [sys.executable, "-m", "harness.run", "-m", f"seed={seeds}", "steps=30", "report=false", *launcher],
+            [sys.executable, "-m", "harness.run", "-m", f"seed={seeds}", "steps=30", "report=false"]
+            + launcher,
             cwd=store_dir,
             env=harness_env(uri),
             stdout=subprocess.PIPE,
