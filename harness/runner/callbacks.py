@@ -50,14 +50,16 @@ class OpenSweep:
 _open_sweep: OpenSweep | None = None
 
 
-def end_active_sweep(status: str) -> None:
-    """End a sweep stopped early (Ctrl-C, a job that raised): the job runs left RUNNING (their
-    process was stopped from outside, e.g. a joblib worker), then the parent. No-op if none is open."""
+def end_active_sweep(status: str, reason: str | None = None) -> None:
+    """End a sweep stopped early (Ctrl-C, SIGTERM, a job that raised): the job runs left RUNNING
+    (their process was stopped from outside, e.g. a joblib worker), then the parent. No-op if none
+    is open. `reason` goes on those job runs (default: by status)."""
     global _open_sweep
     if _open_sweep is None:
         return
     sweep, _open_sweep = _open_sweep, None
-    stopped = sweep.tracker.end_running_jobs(sweep.context.experiment_id, sweep.context.sweep_id, status)
+    context = sweep.context
+    stopped = sweep.tracker.end_running_jobs(context.experiment_id, context.sweep_id, status, reason)
     log.warning(
         "sweep %s stopped early: %d running job run(s) ended %s; all runs so far are kept",
         sweep.context.sweep_id, stopped, status,

@@ -19,6 +19,7 @@ from omegaconf import DictConfig
 from harness.runner.artifacts import result_metrics, write_artifacts
 from harness.runner.config import config_hash, run_params, task_config
 from harness.runner.progress import StepProgress
+from harness.runner.signals import Terminated, no_interruptions, raise_on_sigterm, refuse_if_terminated
 from harness.runner.sweep_context import SweepContext, current_sweep_id
 from harness.runner.sweep_plan import run_name, set_keys
 from harness.runner.training import TrainResult, train
@@ -28,6 +29,7 @@ from harness.tracking import (
     FINISHED,
     INTERRUPTED,
     KILLED,
+    TERMINATED,
     LossStream,
     Tags,
     Tracker,
@@ -60,6 +62,8 @@ def failure_tags(step: int, reason: str) -> dict[str, str]:
 def run_job(cfg: DictConfig) -> str | None:
     """Run the job `cfg` describes; return its MLflow run id (None when skipped by `resume=true`)."""
     gc.freeze()  # the libraries' long-lived objects: keep full collections from re-scanning them
+    raise_on_sigterm()  # a job in a worker process (joblib, submitit) ends its run KILLED on SIGTERM
+    refuse_if_terminated()
     overrides = list(HydraConfig.get().overrides.task)
     task = task_config(cfg)
     validate(task, overrides)
@@ -141,13 +145,18 @@ def end_stopped_run(
 ) -> None:
     """End a run its job could not finish: KILLED on Ctrl-C, else FAILED; keep the curve sent so far."""
     interrupted = isinstance(error, KeyboardInterrupt)
-    reason = INTERRUPTED if interrupted else f"{type(error).__name__}: {error}"
+    reason = f"{type(error).__name__}: {error}"
+    if interrupted:
+        reason = TERMINATED if isinstance(error, Terminated) else INTERRUPTED
     try:
-        stream.flush()
-        tracker.end(run_id, KILLED if interrupted else FAILED, failure_tags(stream.sent, reason))
+        with no_interruptions():  # a second Ctrl-C or SIGTERM must not cut the run's ending short
+            stream.flush()
+            tracker.end(run_id, KILLED if interrupted else FAILED, failure_tags(stream.sent, reason))
     except Exception as store_error:  # keep the job's own error; say why the run may stay RUNNING
-        log.error("could not end run %s: %s", run_id, store_error)
-    log.error("end %s: %s, run %s", name, "KILLED" if interrupted else f"FAILED ({reason})", run_id)
+        log.error("could not end run %s: %s", run_id, explain(store_error, tracker.tracking_uri))
+    log.error(
+        "end %s: %s, run %s", name, f"KILLED ({reason})" if interrupted else f"FAILED ({reason})", run_id
+    )
 
 
 def log_end(name: str, result: TrainResult, run_id: str) -> None:

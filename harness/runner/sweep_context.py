@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from harness.runner.provenance import git_commit
+from harness.runner.stale import process_tag
 from harness.runner.sweep_id import current_sweep_id, new_sweep_id
 from harness.tracking import Tags, has_credentials, resolve_tracking_uri
 
@@ -43,6 +44,7 @@ class SweepContext:
             Tags.SWEPT_KEYS: json.dumps(self.swept_keys),
             Tags.OVERRIDES: " ".join(overrides),
             Tags.GIT_COMMIT: git_commit(),
+            Tags.PROCESS: process_tag(),
         }
 
     def write(self, sweep_dir: str | os.PathLike) -> Path:

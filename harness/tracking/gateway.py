@@ -34,6 +34,7 @@ PARAM_BATCH_LIMIT = 100
 FLUSH_SECONDS = 2.0  # a running job's loss curve reaches the store at least this often
 
 INTERRUPTED = "interrupted (Ctrl-C)"  # failure_reason of a run stopped by Ctrl-C
+TERMINATED = "terminated (SIGTERM)"  # ... by SIGTERM (timeout, a SLURM time limit, a container stop)
 # failure_reason of a job run its own process could not end, by the status the sweep ends with
 STOPPED_FROM_OUTSIDE = {KILLED: INTERRUPTED, FAILED: "its process ended before the job could end the run"}
 
@@ -149,14 +150,25 @@ class Tracker:
         )
         return runs[0].info.run_id if runs else None
 
-    def end_running_jobs(self, experiment_id: str, sweep_id: str, status: str) -> int:
+    def end_running_jobs(
+        self, experiment_id: str, sweep_id: str, status: str, reason: str | None = None
+    ) -> int:
         """End the sweep's job runs still RUNNING (their process was stopped before it could); how many."""
         runs = self._sweep_jobs(experiment_id, sweep_id, " and attributes.status = 'RUNNING'")
+        reason = reason or STOPPED_FROM_OUTSIDE[status]
         for run in runs:
-            logged = len(self.client.get_metric_history(run.info.run_id, "loss"))
-            reason = STOPPED_FROM_OUTSIDE[status]
-            self.end(run.info.run_id, status, {Tags.FAILURE_STEP: logged, Tags.FAILURE_REASON: reason})
+            self.end_keeping_curve(run, status, reason)
         return len(runs)
+
+    def end_keeping_curve(self, run: Run, status: str, reason: str) -> None:
+        """End a run its own process could not end; its failure step is the length of its stored curve."""
+        logged = len(self.client.get_metric_history(run.info.run_id, "loss"))
+        self.end(run.info.run_id, status, {Tags.FAILURE_STEP: logged, Tags.FAILURE_REASON: reason})
+
+    def running_runs(self, experiment_id: str) -> list[Run]:
+        return self.client.search_runs(
+            [experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=50000
+        )
 
     def job_statuses(self, experiment_id: str, sweep_id: str) -> Counter[str]:
         """How many of a sweep's job runs ended (or are) in each status."""

@@ -22,6 +22,7 @@ class Tags:
     OVERRIDES = "overrides"
     CONFIG_HASH = "config_hash"
     GIT_COMMIT = "git_commit"
+    PROCESS = "process"  # host:pid:start time of the process that owns the run (harness.runner.stale)
     FAILURE_STEP = "failure_step"
     FAILURE_REASON = "failure_reason"
     PARENT_RUN_ID = "mlflow.parentRunId"

@@ -185,7 +185,7 @@ class MlflowServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, seconds: float = 120) -> MlflowServer:
+    def start(self, seconds: float = 240) -> MlflowServer:
         env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
         env.pop("MLFLOW_TRACKING_URI", None)
         command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri",
