@@ -32,6 +32,12 @@ def main(argv: list[str] | None = None) -> int:
     except ReportError as error:
         print(f"harness.report: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # --out that cannot be written: a folder under /proc, read-only, full
+        print(
+            f"harness.report: cannot write the report to {args.out}: {error.strerror or error}",
+            file=sys.stderr,
+        )
+        return 2
     print(f"Sweep {files.sweep.sweep_id} ({files.sweep.experiment}): one row per setting, best first")
     print(files.summary.to_string(index=False))
     print(files.verdict)
@@ -43,4 +49,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"logged to MLflow run {files.logged_to_run} under {ARTIFACT_DIR}/: {look}")
     print(f"open {files.html.resolve().as_uri()}")
     return 0
-

@@ -55,6 +55,7 @@ class Config:
     steps: int = 3000
     batch_size: int = 1
     seed: int = 0
+    divergence_factor: float = 1e6  # a loss past this many times the first loss ends the run FAILED
     experiment: str = "autograd-mlp"
     resume: bool = False
     report: bool = True

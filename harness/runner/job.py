@@ -19,6 +19,7 @@ from omegaconf import DictConfig
 from harness.runner.artifacts import result_metrics, write_artifacts
 from harness.runner.config import config_hash, run_params, task_config
 from harness.runner.progress import StepProgress
+from harness.runner.provenance import code_version
 from harness.runner.signals import Terminated, no_interruptions, raise_on_sigterm, refuse_if_terminated
 from harness.runner.sweep_context import SweepContext, current_sweep_id
 from harness.runner.sweep_plan import run_name, set_keys
@@ -74,8 +75,10 @@ def run_job(cfg: DictConfig) -> str | None:
     params = run_params(task, HydraConfig.get().runtime.choices)
     name = run_name(params, context.swept_keys)
     digest = config_hash(task)
-    if task["resume"] and (previous := tracker.find_finished(experiment_id, digest)):
-        log.info("skip %s: an identical config already FINISHED in run %s", name, previous)
+    if task["resume"] and (previous := tracker.find_finished(experiment_id, digest, code_version())):
+        if context.parent_run_id:  # the sweep counts it as its own, by reference
+            tracker.reuse(previous, context.sweep_id, context.parent_run_id)
+        log.info("skip %s: an identical config with the same code already FINISHED in run %s", name, previous)
         return None
 
     log.info("start %s (overrides: %s)", name, " ".join(overrides) or "none")

@@ -12,7 +12,7 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from harness.runner.provenance import git_commit
+from harness.runner.provenance import git_commit, provenance_tags
 from harness.runner.stale import process_tag
 from harness.runner.sweep_id import current_sweep_id, new_sweep_id
 from harness.tracking import Tags, has_credentials, resolve_tracking_uri
@@ -45,6 +45,7 @@ class SweepContext:
             Tags.OVERRIDES: " ".join(overrides),
             Tags.GIT_COMMIT: git_commit(),
             Tags.PROCESS: process_tag(),
+            **provenance_tags(),
         }
 
     def write(self, sweep_dir: str | os.PathLike) -> Path:

@@ -2,8 +2,9 @@
 
 One numpy Generator seeded with `seed` draws the initial parameters, then every training input at
 once (`steps x batch_size`, uniform on [-1, 1]); each step builds the engine's graph for
-`Mean(Square(mlp(x) - y))`, runs backward and the optimizer. A non-finite loss stops training at
-once. The evaluation uses the seed post's plot grid: 200 points from -1 in steps of 0.01.
+`Mean(Square(mlp(x) - y))`, runs backward and the optimizer. A loss that is not finite, or past
+`divergence_factor` times the first loss, stops training at once. The evaluation uses the seed
+post's plot grid: 200 points from -1 in steps of 0.01.
 """
 
 from __future__ import annotations
@@ -67,6 +68,15 @@ def build_optimizer(task: dict[str, Any], parameters):
     return instantiate(task["optimizer"])(parameters)
 
 
+def divergence(loss: float, first: float | None, factor: float) -> str | None:
+    """Why `loss` means the run diverged (not finite, or past `factor` x the first loss), else None."""
+    if not math.isfinite(loss):
+        return f"loss is {loss}"
+    if first is not None and loss > factor * max(first, np.finfo(float).tiny):
+        return f"loss {loss:.3g} > divergence_factor {factor:g} x first loss {first:.3g}"
+    return None
+
+
 def train(task: dict[str, Any], on_progress: ProgressCallback | None = None) -> TrainResult:
     """Train as `task` (a resolved config as plain data) says; `on_progress(step, losses_so_far)` is
     called every PROGRESS_EVERY steps and at the end."""
@@ -93,8 +103,10 @@ def train(task: dict[str, Any], on_progress: ProgressCallback | None = None) -> 
         for step in range(steps):
             loss = Mean(Square(model(Variable(xs[step])) - Constant(ys[step])))
             value = loss.item()
-            if not math.isfinite(value):
-                failure_step, failure_reason = step, f"loss is {value}"
+            if (
+                reason := divergence(value, losses[0] if step else None, task["divergence_factor"])
+            ) is not None:
+                failure_step, failure_reason = step, reason
                 break
             losses[step] = value
             loss.backward()

@@ -71,6 +71,11 @@ RULES = {
         Rule("steps", "an integer >= 1", lambda v: v >= 1),
         Rule("batch_size", "an integer >= 1", lambda v: v >= 1),
         Rule("seed", "an integer >= 0", lambda v: v >= 0),
+        Rule(
+            "divergence_factor",
+            "a number > 1 (inf: no bound)",
+            lambda v: isinstance(v, int | float) and not isinstance(v, bool) and v > 1,
+        ),
         Rule("optimizer.eps", "a number > 0", _positive),
         Rule("optimizer.momentum", "a number in [0, 1)", _fraction),
         _choice("init.name", INITS),

@@ -25,7 +25,15 @@ from mlflow.tracking import MlflowClient
 from harness.tracking.faults import deleted_experiment, explain
 from harness.tracking.guards import exclusive_lock, interrupts_held
 from harness.tracking.redact import has_credentials, scrub
-from harness.tracking.store import FAILED, FINISHED, KILLED, Tags, sqlite_path, sweep_jobs_filter
+from harness.tracking.store import (
+    FAILED,
+    FINISHED,
+    KILLED,
+    Tags,
+    reused_in_filter,
+    sqlite_path,
+    sweep_jobs_filter,
+)
 
 log = logging.getLogger("harness")
 
@@ -141,14 +149,26 @@ class Tracker:
             self.set_tags(run_id, tags)
         self.client.set_terminated(run_id, status=status)
 
-    def find_finished(self, experiment_id: str, config_hash: str) -> str | None:
-        """The id of a FINISHED run with this config hash, if the experiment has one."""
+    def find_finished(self, experiment_id: str, config_hash: str, code_version: str) -> str | None:
+        """The id of a FINISHED job run with this config hash and code version, if the experiment has one."""
         runs = self.client.search_runs(
             [experiment_id],
-            filter_string=f"tags.{Tags.CONFIG_HASH} = '{config_hash}' and attributes.status = '{FINISHED}'",
+            filter_string=f"tags.{Tags.CONFIG_HASH} = '{config_hash}' and attributes.status = '{FINISHED}'"
+            f" and tags.{Tags.CODE_VERSION} = '{code_version}' and tags.{Tags.ROLE} = '{Tags.ROLE_JOB}'",
             max_results=1,
         )
         return runs[0].info.run_id if runs else None
+
+    def reuse(self, run_id: str, sweep_id: str, parent_run_id: str) -> None:
+        """Count the FINISHED run `run_id` in sweep `sweep_id` too (a resumed sweep skipped its job)."""
+        self.set_tags(run_id, {f"{Tags.REUSED_IN}.{sweep_id}": parent_run_id})
+
+    def sweep_job_runs(self, experiment_id: str, sweep_id: str) -> list[Run]:
+        """The sweep's job runs: its own and the earlier ones it reused (`resume=true`)."""
+        own = self._sweep_jobs(experiment_id, sweep_id)
+        reused = self.client.search_runs([experiment_id], reused_in_filter(sweep_id), max_results=50000)
+        ids = {run.info.run_id for run in own}
+        return own + [run for run in reused if run.info.run_id not in ids]
 
     def end_running_jobs(
         self, experiment_id: str, sweep_id: str, status: str, reason: str | None = None
@@ -172,7 +192,7 @@ class Tracker:
 
     def job_statuses(self, experiment_id: str, sweep_id: str) -> Counter[str]:
         """How many of a sweep's job runs ended (or are) in each status."""
-        return Counter(run.info.status for run in self._sweep_jobs(experiment_id, sweep_id))
+        return Counter(run.info.status for run in self.sweep_job_runs(experiment_id, sweep_id))
 
     def _sweep_jobs(self, experiment_id: str, sweep_id: str, condition: str = "") -> list:
         return self.client.search_runs(

@@ -6,12 +6,15 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from harness.tracking import Tags
+from tests.harness.conftest import harness_env
 
 pytestmark = pytest.mark.slow
 
@@ -22,12 +25,16 @@ def test_a_diverging_job_ends_failed_with_step_and_reason_and_the_sweep_goes_on(
     runs = sweep.store.by_name()
     diverged, finished = runs["betas=[0.9, 0.999]"], runs["betas=[0.9, 0.9]"]
     assert diverged.info.status == "FAILED" and finished.info.status == "FINISHED"
-    assert diverged.data.tags[Tags.FAILURE_STEP] == "3"
-    assert diverged.data.tags[Tags.FAILURE_REASON] == "loss is nan"
-    assert [m.step for m in sweep.store.loss_history(diverged)] == [0, 1, 2]
+    # loss 9.2e5 at step 0, 5.1e53 at step 1: past 1e6 x the first loss (divergence_factor)
+    assert diverged.data.tags[Tags.FAILURE_STEP] == "1"
+    assert (
+        diverged.data.tags[Tags.FAILURE_REASON]
+        == "loss 5.14e+53 > divergence_factor 1e+06 x first loss 9.23e+05"
+    )
+    assert [m.step for m in sweep.store.loss_history(diverged)] == [0]
     assert sweep.store.artifacts(diverged) == {"config.yaml", "graph.dot", "loss.png"}
     assert parent.info.status == "FINISHED"
-    assert "FAILED, diverged at step 3 (loss is nan)" in sweep.output
+    assert "FAILED, diverged at step 1 (loss 5.14e+53 > divergence_factor" in sweep.output
 
 
 def test_an_exception_in_one_job_loses_no_other_jobs_run(run_harness, store_dir):
@@ -118,15 +125,35 @@ def _loky_workers(pid: int) -> list[int]:
     return workers
 
 
-def test_resume_skips_jobs_whose_identical_config_already_finished(run_harness, store_dir):
+def test_resume_skips_finished_jobs_and_the_resumed_sweep_counts_them_as_its_own(run_harness, store_dir):
     run_harness(store_dir, "-m", "lr=1e-3,1e-2", "steps=20", "report=false")
-    again = run_harness(store_dir, "-m", "lr=1e-3,1e-2,1e-1", "steps=20", "report=false", "resume=true")
+    again = run_harness(store_dir, "-m", "lr=1e-3,1e-2,1e-1", "steps=20", "resume=true")
     first, second = sorted(again.store.parents(), key=lambda run: run.info.start_time)
-    assert len(again.store.children(first)) == 2
+    reused = again.store.children(first)
+    assert len(reused) == 2
     (new,) = again.store.children(second)
     assert new.info.run_name == "lr=0.1"
-    assert "skip lr=0.001: an identical config already FINISHED in run" in again.output
-    assert "skip lr=0.01: an identical config already FINISHED in run" in again.output
+    for run in reused:  # counted in the resumed sweep by reference, still in their own
+        assert run.data.tags[f"reused_in.{second.data.tags[Tags.SWEEP_ID]}"] == second.info.run_id
+        assert (
+            f"skip {run.info.run_name}: an identical config with the same code already FINISHED"
+            in again.output
+        )
+    assert re.search(r"sweep \S+ done: 3 FINISHED", again.output)
+    assert re.search(r"report: \S+report\.html", again.output)
+
+    # Every job already done: no new run, no crash, and the report (end of sweep and default) has them all.
+    third = run_harness(store_dir, "-m", "lr=1e-3,1e-2,1e-1", "steps=20", "resume=true")
+    assert re.search(r"sweep \S+ done: 3 FINISHED", third.output)
+    assert "no report" not in third.output
+    report = subprocess.run(
+        [sys.executable, "-m", "harness.report", "--out", str(store_dir / "reports")],
+        cwd=store_dir, env=harness_env(f"sqlite:///{store_dir}/mlflow.db"), capture_output=True, text=True,
+    )  # fmt: skip
+    assert report.returncode == 0, report.stderr
+    newest = max(third.store.parents(), key=lambda run: run.info.start_time)
+    assert f"Sweep {newest.data.tags[Tags.SWEEP_ID]} " in report.stdout
+    assert len(third.store.children()) == 3
 
 
 def _stop_when(process, ready, stop) -> str:
