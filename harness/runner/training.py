@@ -1,7 +1,7 @@
 """Train the MLP a config describes and say what happened. Knows nothing of MLflow or Hydra's runtime.
 
-One numpy Generator seeded with `seed` draws the initial parameters, then every training input at
-once (`steps x batch_size`, uniform on [-1, 1]); each step builds the engine's graph for
+One numpy Generator seeded with `seed` draws the initial parameters, then the training inputs
+(uniform on [-1, 1]), a chunk of steps at a time; each step builds the engine's graph for
 `Mean(Square(mlp(x) - y))`, runs backward and the optimizer. A loss that is not finite, or past
 `divergence_factor` times the first loss, stops training at once. The evaluation uses the seed
 post's plot grid: 200 points from -1 in steps of 0.01.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +25,7 @@ from harness.runner.targets import TARGETS
 EVAL_X = (np.arange(200) / 100.0 - 1.0).reshape(-1, 1)  # the seed's x_test_vals
 FINAL_WINDOW = 100  # final_loss is the mean of the last this-many steps
 PROGRESS_EVERY = 100  # steps between calls of `on_progress`
+INPUT_CHUNK = 2**20  # training inputs drawn at a time (8 MB)
 
 ProgressCallback = Callable[[int, np.ndarray], None]
 
@@ -68,6 +69,14 @@ def build_optimizer(task: dict[str, Any], parameters):
     return instantiate(task["optimizer"])(parameters)
 
 
+def draw_inputs(rng: np.random.Generator, steps: int, batch_size: int) -> Iterator[np.ndarray]:
+    """Each step's batch `[batch_size, 1]`, uniform on [-1, 1], drawn INPUT_CHUNK values at a time: the
+    same numbers as one `(steps, batch_size, 1)` draw, without holding them all (1e9 steps: 8 GB)."""
+    chunk_steps = max(1, INPUT_CHUNK // batch_size)
+    for start in range(0, steps, chunk_steps):
+        yield from rng.uniform(-1.0, 1.0, size=(min(chunk_steps, steps - start), batch_size, 1))
+
+
 def divergence(loss: float, first: float | None, factor: float) -> str | None:
     """Why `loss` means the run diverged (not finite, or past `factor` x the first loss), else None."""
     if not math.isfinite(loss):
@@ -85,8 +94,7 @@ def train(task: dict[str, Any], on_progress: ProgressCallback | None = None) -> 
     optimizer = build_optimizer(task, model.parameters())
     target = TARGETS[task["target"]["name"]]
     steps = task["steps"]
-    xs = rng.uniform(-1.0, 1.0, size=(steps, task["batch_size"], 1))
-    ys = target(xs)
+    inputs = draw_inputs(rng, steps, task["batch_size"])
     losses = np.empty(steps)
     failure_step = failure_reason = loss = None
     waited = 0.0  # seconds inside on_progress (e.g. blocked on a store): not training time
@@ -101,7 +109,8 @@ def train(task: dict[str, Any], on_progress: ProgressCallback | None = None) -> 
     started = time.perf_counter()
     with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected and reported below
         for step in range(steps):
-            loss = Mean(Square(model(Variable(xs[step])) - Constant(ys[step])))
+            x = next(inputs)
+            loss = Mean(Square(model(Variable(x)) - Constant(target(x))))
             value = loss.item()
             if (
                 reason := divergence(value, losses[0] if step else None, task["divergence_factor"])

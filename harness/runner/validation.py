@@ -154,7 +154,12 @@ def explain_hydra_error(error: Exception, overrides: list[str]) -> str:
     if isinstance(cause, OmegaConfBaseException) and full_key:
         return refusal(full_key, typed_value(full_key, overrides, getattr(cause, "value", "?")))
     if isinstance(error, OverrideParseException):
-        return f"could not read the command line: {first_line(str(error))}"
+        line = first_line(str(error))
+        if line.startswith("LexerNoViableAltException: "):  # a character Hydra's grammar does not take
+            override = line.partition(": ")[2]
+            key, _, value = override.partition("=")
+            return f"could not read {override}: quote a value with such characters, e.g. '{key}=\"{value}\"'"
+        return f"could not read the command line: {line}"
     return first_line(str(error))
 
 

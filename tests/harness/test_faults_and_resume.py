@@ -160,7 +160,7 @@ def _stop_when(process, ready, stop) -> str:
     """Once `ready()` (within 90 s), `stop()` the sweep `process`; its output once it exits (within 60 s).
     It is never left running."""
     try:
-        _wait_for(lambda: ready() or None, 90)
+        _wait_for(lambda: ready() or None, 300)
         stop()
         return process.communicate(timeout=60)[0]
     finally:
