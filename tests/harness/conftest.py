@@ -187,7 +187,11 @@ class MlflowServer:
 
     def start(self, seconds: float = 240) -> MlflowServer:
         # No job-execution workers (6 huey processes): the tests need the tracking API only.
-        env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+        env = {
+            **os.environ,
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+            "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+        }
         env.pop("MLFLOW_TRACKING_URI", None)
         command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri",
                    f"sqlite:///{self.directory}/server.db", "--host", "127.0.0.1", "--port", str(self.port),
