@@ -32,6 +32,7 @@ from harness.tracking import (
     KILLED,
     TERMINATED,
     LossStream,
+    StoreAccessError,
     Tags,
     Tracker,
     explain,
@@ -123,8 +124,8 @@ def with_patience(action, patience: float, tracking_uri: str):
         try:
             return action()
         except Exception as error:
-            if time.monotonic() >= deadline:
-                raise
+            if time.monotonic() >= deadline:  # the true reason, as one line, goes on the run if it can
+                raise StoreAccessError(explain(error, tracking_uri)) from error
             log.warning(
                 "%s; trying again for up to %.0f s", explain(error, tracking_uri), deadline - time.monotonic()
             )

@@ -11,15 +11,16 @@ import functools
 import hashlib
 import subprocess
 from importlib import metadata
+from pathlib import Path
 
 from harness.runner.config import REPO_ROOT
 
 PACKAGES = ("numpy", "mlflow", "hydra-core")
 
 
-def _git(*arguments: str) -> str | None:
+def _git(*arguments: str, root: Path = REPO_ROOT) -> str | None:
     try:
-        done = subprocess.run(["git", *arguments], cwd=REPO_ROOT, capture_output=True, timeout=30)
+        done = subprocess.run(["git", *arguments], cwd=root, capture_output=True, timeout=30)
     except (OSError, subprocess.SubprocessError):
         return None
     return done.stdout.decode(errors="replace") if done.returncode == 0 else None
@@ -32,17 +33,17 @@ def git_commit() -> str:
 
 
 @functools.cache
-def diff_hash() -> str:
+def diff_hash(root: Path = REPO_ROOT) -> str:
     """sha256 (16 hex) of the uncommitted changes (tracked diff and untracked files); "" if clean."""
-    diff = _git("diff", "HEAD", "--binary")
-    untracked = (_git("ls-files", "--others", "--exclude-standard", "-z") or "").split("\0")
+    diff = _git("diff", "HEAD", "--binary", root=root)
+    untracked = (_git("ls-files", "--others", "--exclude-standard", "-z", root=root) or "").split("\0")
     if diff is None or (not diff and not any(untracked)):
         return ""
     digest = hashlib.sha256(diff.encode())
     for name in sorted(filter(None, untracked)):
         digest.update(name.encode())
         try:
-            digest.update((REPO_ROOT / name).read_bytes())
+            digest.update((root / name).read_bytes())
         except OSError:
             continue
     return digest.hexdigest()[:16]

@@ -22,6 +22,7 @@ from omegaconf.errors import (
 from engine.nn import INITS
 from harness.runner.config import CONF_DIR, Config, flatten
 from harness.runner.targets import TARGETS
+from harness.tracking.redact import has_credentials, scrub_text
 
 
 class ConfigError(ValueError):
@@ -80,7 +81,11 @@ RULES = {
         Rule("optimizer.momentum", "a number in [0, 1)", _fraction),
         _choice("init.name", INITS),
         _choice("target.name", TARGETS),
-        Rule("experiment", "a non-empty name", lambda v: bool(str(v).strip())),
+        Rule(
+            "experiment",
+            "a non-empty name with no password or token in it (it is stored in clear)",
+            lambda v: bool(str(v).strip()) and not has_credentials(str(v)),
+        ),
         Rule("resume", "true or false", lambda v: isinstance(v, bool)),
         Rule("report", "true or false", lambda v: isinstance(v, bool)),
         Rule("store_timeout", "a number of seconds > 0", _positive),
@@ -95,7 +100,7 @@ KNOWN_KEYS = sorted(set(flatten(OmegaConf.to_container(OmegaConf.structured(Conf
 def refusal(key: str, shown_value: str, reason: str | None = None) -> str:
     rule = RULES.get(key)
     why = reason or (f"{key} must be {rule.allowed}" if rule else f"{key} is not allowed")
-    return f"{key}={shown_value} is not allowed: {why}"
+    return f"{key}={scrub_text(str(shown_value))} is not allowed: {why}"
 
 
 def _optimizer_settings() -> str:

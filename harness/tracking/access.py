@@ -7,6 +7,7 @@ one line (harness.tracking.faults).
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from contextlib import contextmanager
@@ -49,6 +50,20 @@ def _one_try(seconds: float):
                 os.environ[variable] = value
 
 
+_DB_LOGGER = "mlflow.store.db.utils"  # logs every failed SQL statement with its traceback (ERROR)
+
+
+@contextmanager
+def _quiet(name: str):
+    """The logger `name` silent for the block: the failure is explained in one line instead."""
+    logger = logging.getLogger(name)
+    previous, logger.disabled = logger.disabled, True
+    try:
+        yield
+    finally:
+        logger.disabled = previous
+
+
 def check_access(
     tracking_uri: str, timeout: float = DEFAULT_STORE_TIMEOUT, experiment: str | None = None
 ) -> str | None:
@@ -59,7 +74,7 @@ def check_access(
     deadline = time.monotonic() + timeout
     while True:
         try:
-            with _one_try(deadline - time.monotonic()):
+            with _one_try(deadline - time.monotonic()), _quiet(_DB_LOGGER):
                 tracker = open_store(tracking_uri)
                 tracker.client.search_experiments(max_results=1)
                 return tracker.experiment_id(experiment) if experiment is not None else None

@@ -108,3 +108,79 @@ def test_a_server_that_goes_away_mid_sweep_and_comes_back_loses_no_data(tmp_path
         assert "store not answering" in output or "trying again" in output
     finally:
         server.stop()
+
+
+def _mount_tmpfs(path, size: str) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs a tmpfs mount: run as root")
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A folder on a tmpfs of its own, unmounted after the test."""
+    folder = tmp_path / "disk"
+    folder.mkdir()
+    _mount_tmpfs(folder, "4m")
+    yield folder
+    subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def _fill(folder) -> None:
+    with open(folder / "filler", "wb") as filler:
+        try:
+            while True:
+                filler.write(b"\0" * 65536)
+                filler.flush()
+        except OSError:
+            pass
+    for size in (4096, 512, 1):  # the last crumbs
+        try:
+            with open(folder / f"crumbs-{size}", "wb") as crumbs:
+                while True:
+                    crumbs.write(b"\0" * size)
+                    crumbs.flush()
+        except OSError:
+            continue
+
+
+@pytest.mark.parametrize("fault", ["damaged", "read-only", "full"])
+def test_store_faults_are_one_line_each_saying_what_to_do(run_harness, empty_store, tmp_path, fault, request):
+    if fault == "damaged":
+        folder = tmp_path
+        (folder / "mlflow.db").write_bytes(b"not a database " * 1000)
+    else:
+        folder = request.getfixturevalue("small_disk")
+        (folder / "mlflow.db").write_bytes(empty_store.read_bytes())
+        if fault == "read-only":
+            subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
+        else:
+            _fill(folder)
+    before = sorted(path.name for path in folder.iterdir())
+    database = folder / "mlflow.db"
+    refused = run_harness(
+        tmp_path, "-m", "seed=0,1", "steps=20", uri=f"sqlite:///{database}", expect_ok=False
+    )
+    assert refused.result.returncode == 2
+    # MLflow may log that it opens the tables (INFO): the refusal is the one other line
+    lines = [line for line in _error_lines(refused.output) if " INFO mlflow." not in line]
+    assert len(lines) == 1, refused.output
+    (line,) = lines
+    other = "or set MLFLOW_TRACKING_URI to another store"
+    assert (
+        line
+        == {
+            "damaged": f"error: the store {database} is damaged (not an MLflow database): "
+            f"move it aside to start a new one, {other}",
+            "read-only": f"error: the store {database} is read-only: "
+            f"make it and its folder writable, {other}",
+            "full": f"error: the disk holding the store {database} is full: free some space, {other}",
+        }[fault]
+    )
+    assert not (tmp_path / "multirun").exists()
+    if fault != "full":  # nothing written but the empty lock file beside a sqlite store
+        assert sorted(path.name for path in folder.iterdir() if path.name != "mlflow.db.lock") == before
