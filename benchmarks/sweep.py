@@ -1,25 +1,29 @@
-"""How long a 16-job sweep of the default experiment takes end to end, and what the harness adds.
+"""A study-scale sweep end to end, per launcher, against training the same configs with the engine alone.
 
-    python benchmarks/sweep.py [--jobs 16] [--steps 3000] [--repeats 3] [--launchers basic joblib]
+    python benchmarks/sweep.py                 # the 256-job grid, 3000 steps: basic, joblib, vectorized
+    python benchmarks/sweep.py --quick         # a 16-job grid, 500 steps: about a minute
+    python benchmarks/sweep.py --launchers vectorized --repeats 3
 
-Each sweep is `python -m harness.run -m seed=range(N) report=false` (Hydra, training, MLflow,
-plots: everything but the report) in a fresh temporary directory with its own sqlite store, once
-with the basic launcher and once with `hydra/launcher=joblib` (2 workers). The training time is
-what the runs themselves recorded (`train_seconds`).
+The grid is `-m lr=3e-4,1e-3,3e-3,1e-2 weight_decay=0,1e-4,1e-3,1e-2 width=16,32,64,128
+seed=0,1,2,3 report=false` (issue 9). Each sweep runs `python -m harness.run` in a fresh temporary
+directory with its own sqlite store (Hydra, training, MLflow, plots: everything but the report), then
+`python -m harness.report` on it. The baseline, measured in the same run, is the same configs trained
+one after another by `harness.runner.training.train` in one fresh process: the engine's loop with its
+inputs, no Hydra, no MLflow, nothing written.
 
-Overhead per job = (wall time - total training time) / jobs, as the issue defines it: everything but
-the training loops (process start, imports, store creation, Hydra, MLflow, plots), per job. With
-parallel workers that hides work done side by side, so the worker time per job is printed too:
-(wall time x workers - total training time) / jobs. A one-job sweep of the same launcher, run beside
-it, splits the overhead into what a sweep pays once (start-up: process, imports, a fresh store,
-the parent run) and what each further job adds (marginal s/job). Every figure is the median of
---repeats runs.
-Targets: overhead <= 0.5 s per job; the joblib sweep <= 20 s on 2 cores.
+Printed per launcher (medians of --repeats): wall time of the sweep, the training time the runs
+recorded (`train_seconds`; a batch's time is shared among its runs), overhead per job = (wall -
+training) / jobs, the report's wall time, the store's bytes per run (the sqlite file; the artifact
+files beside), and ratio = (sweep + report) / baseline.
+Targets (issue 9): vectorized sweep + report <= 0.5x the baseline; report <= 5 s; store <= 150 KiB/run.
+The machine may be shared: compare ratios from one run, not absolute times across runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
+import json
 import os
 import statistics
 import subprocess
@@ -28,92 +32,163 @@ import tempfile
 import time
 from pathlib import Path
 
-LAUNCHERS = {"basic": ([], 1), "joblib": (["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"], 2)}
+FULL_GRID = {
+    "lr": ["3e-4", "1e-3", "3e-3", "1e-2"],
+    "weight_decay": ["0", "1e-4", "1e-3", "1e-2"],
+    "width": ["16", "32", "64", "128"],
+    "seed": ["0", "1", "2", "3"],
+}
+QUICK_GRID = {
+    "lr": ["1e-3", "1e-2"],
+    "weight_decay": ["0", "1e-3"],
+    "width": ["16", "64"],
+    "seed": ["0", "1"],
+}
+LAUNCHERS = {
+    "basic": ([], 1),
+    "joblib": (["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"], 2),
+    "vectorized": (["hydra/launcher=vectorized", "hydra.launcher.n_jobs=2"], 2),
+}
+BASELINE = """
+import itertools, json, sys, time
+from hydra import compose, initialize_config_dir
+from harness.runner.config import CONF_DIR, task_config
+from harness.runner.training import train
+grid, steps = json.loads(sys.argv[1]), int(sys.argv[2])
+with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+    tasks = [
+        task_config(compose("config", [f"{k}={v}" for k, v in zip(grid, values)] + [f"steps={steps}"]))
+        for values in itertools.product(*grid.values())
+    ]
+started = time.perf_counter()  # the training only: composing the configs is not timed
+for task in tasks:
+    train(task)
+print(time.perf_counter() - started)
+"""
 
 
-def run_sweep(launcher: str, jobs: int, steps: int) -> dict:
+def environment() -> dict[str, str]:
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "MPLBACKEND": "Agg"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.setdefault(variable, "1")
+    return env
+
+
+def baseline(grid: dict, steps: int) -> float:
+    done = subprocess.run(
+        [sys.executable, "-c", BASELINE, json.dumps(grid), str(steps)],
+        env=environment(),
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        sys.exit(f"baseline failed:\n{done.stderr[-3000:]}")
+    return float(done.stdout.split()[-1])
+
+
+def directory_bytes(path: Path) -> int:
+    return sum(file.stat().st_size for file in path.rglob("*") if file.is_file())
+
+
+def run_sweep(launcher: str, grid: dict, steps: int) -> dict:
     extra, workers = LAUNCHERS[launcher]
+    jobs = len(list(itertools.product(*grid.values())))
     with tempfile.TemporaryDirectory(prefix=f"sweep-bench-{launcher}-") as tmp:
-        command = [
-            sys.executable,
-            "-m",
-            "harness.run",
-            "-m",
-            f"seed=range({jobs})",
-            f"steps={steps}",
-            "report=false",
-            f"hydra.sweep.dir={tmp}/multirun",
-            *extra,
-        ]
-        env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "MPLBACKEND": "Agg"}
-        env.pop("MLFLOW_TRACKING_URI", None)
+        overrides = [f"{key}={','.join(values)}" for key, values in grid.items()]
+        command = [sys.executable, "-m", "harness.run", "-m", *overrides, f"steps={steps}", "report=false"]
+        command += [f"hydra.sweep.dir={tmp}/multirun", *extra]
         started = time.perf_counter()
-        done = subprocess.run(command, cwd=tmp, env=env, capture_output=True, text=True)
+        done = subprocess.run(command, cwd=tmp, env=environment(), capture_output=True, text=True)
         wall = time.perf_counter() - started
         if done.returncode != 0:
             sys.exit(f"{launcher} sweep failed ({done.returncode}):\n{done.stderr[-3000:]}")
+        started = time.perf_counter()
+        report = subprocess.run(
+            [sys.executable, "-m", "harness.report", "--out", f"{tmp}/reports"],
+            cwd=tmp,
+            env=environment(),
+            capture_output=True,
+            text=True,
+        )
+        report_wall = time.perf_counter() - started
+        if report.returncode != 0:
+            sys.exit(f"report failed ({report.returncode}):\n{report.stderr[-3000:]}")
         train_seconds, finished = read_runs(Path(tmp) / "mlflow.db")
+        db_bytes = (Path(tmp) / "mlflow.db").stat().st_size
+        artifact_bytes = directory_bytes(Path(tmp) / "mlruns")
     if finished != jobs:
         sys.exit(f"{launcher}: expected {jobs} FINISHED runs, found {finished}")
     return {
         "launcher": launcher,
         "workers": workers,
+        "jobs": jobs,
         "wall": wall,
         "train": train_seconds,
         "overhead": (wall - train_seconds) / jobs,
-        "worker_overhead": (wall * workers - train_seconds) / jobs,
+        "report": report_wall,
+        "db_kib": db_bytes / jobs / 1024,
+        "artifact_kib": artifact_bytes / jobs / 1024,
     }
 
 
 def read_runs(db: Path) -> tuple[float, int]:
+    """Total train_seconds and how many job runs FINISHED, read straight from MLflow."""
     from mlflow.tracking import MlflowClient
 
     from harness.tracking import DEFAULT_EXPERIMENT, Tags
 
     client = MlflowClient(f"sqlite:///{db}")
     experiment = client.get_experiment_by_name(DEFAULT_EXPERIMENT)
-    runs = client.search_runs([experiment.experiment_id], f"tags.{Tags.ROLE} = '{Tags.ROLE_JOB}'")
-    train = sum(run.data.metrics["train_seconds"] for run in runs)
+    runs = client.search_runs(
+        [experiment.experiment_id], f"tags.{Tags.ROLE} = '{Tags.ROLE_JOB}'", max_results=50000
+    )
+    train = sum(run.data.metrics.get("train_seconds", 0.0) for run in runs)
     return train, sum(run.info.status == "FINISHED" for run in runs)
 
 
-def median_sweep(launcher: str, jobs: int, steps: int, repeats: int) -> dict:
-    """The median of each figure over `repeats` sweeps, and the start-up and marginal costs beside it."""
-    runs = [run_sweep(launcher, jobs, steps) for _ in range(repeats)]
-    singles = [run_sweep(launcher, 1, steps) for _ in range(repeats)]
-    result = {key: statistics.median(run[key] for run in runs) for key in ("wall", "train", "overhead")}
-    result["worker_overhead"] = statistics.median(run["worker_overhead"] for run in runs)
-    startup = statistics.median(single["wall"] - single["train"] for single in singles)
-    result.update(launcher=launcher, workers=runs[0]["workers"], startup=startup)
-    result["marginal"] = (result["wall"] - result["train"] - startup) / max(jobs - 1, 1)
-    return result
+def median_of(runs: list[dict]) -> dict:
+    keys = ("wall", "train", "overhead", "report", "db_kib", "artifact_kib")
+    return {**runs[0], **{key: statistics.median(run[key] for run in runs) for key in keys}}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", type=int, default=16)
-    parser.add_argument("--steps", type=int, default=3000)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="a 16-job grid of 500 steps (about a minute)")
+    parser.add_argument("--steps", type=int, help="steps per job (default 3000; 500 with --quick)")
+    parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--launchers", nargs="+", default=list(LAUNCHERS), choices=list(LAUNCHERS))
     args = parser.parse_args()
+    grid = QUICK_GRID if args.quick else FULL_GRID
+    steps = args.steps or (500 if args.quick else 3000)
+    jobs = len(list(itertools.product(*grid.values())))
+    load = os.getloadavg()[0]
     print(
-        f"{args.jobs}-job sweep of the default experiment ({args.steps} steps a job), {os.cpu_count()} cores,"
-        f" medians of {args.repeats}"
+        f"{jobs}-job sweep ({' x '.join(f'{len(v)} {k}' for k, v in grid.items())}), {steps} steps a job,"
+        f" {os.cpu_count()} cores, load average {load:.1f} at start; medians of {args.repeats}"
     )
+    rows = []
+    for _ in range(args.repeats):
+        engine = baseline(grid, steps)
+        for launcher in args.launchers:
+            rows.append({**run_sweep(launcher, grid, steps), "engine": engine})
+    engine_loop = statistics.median(row["engine"] for row in rows)
+    print(f"engine alone, one config after another (baseline): {engine_loop:.2f} s")
     print(
-        f"{'launcher':<8} {'workers':>7} {'wall s':>7} {'train s':>8} {'overhead s/job':>15}"
-        f" {'worker s/job':>13} {'start-up s':>11} {'marginal s/job':>15}"
+        f"{'launcher':<10} {'workers':>7} {'sweep s':>8} {'train s':>8} {'overhead s/job':>15}"
+        f" {'report s':>9} {'store KiB/run':>14} {'artifacts KiB/run':>18} {'(sweep+report)/engine':>22}"
     )
     for launcher in args.launchers:
-        r = median_sweep(launcher, args.jobs, args.steps, args.repeats)
+        mine = [row for row in rows if row["launcher"] == launcher]
+        r = median_of(mine)
+        ratio = statistics.median((row["wall"] + row["report"]) / row["engine"] for row in mine)
         print(
-            f"{r['launcher']:<8} {r['workers']:>7} {r['wall']:>7.2f} {r['train']:>8.2f}"
-            f" {r['overhead']:>15.3f} {r['worker_overhead']:>13.3f}"
-            f" {r['startup']:>11.2f} {r['marginal']:>15.3f}"
+            f"{launcher:<10} {r['workers']:>7} {r['wall']:>8.2f} {r['train']:>8.2f} {r['overhead']:>15.3f}"
+            f" {r['report']:>9.2f} {r['db_kib']:>14.1f} {r['artifact_kib']:>18.1f} {ratio:>21.2f}x"
         )
-    print("overhead = (wall - total train_seconds) / jobs; worker s/job = (wall x workers - train) / jobs")
-    print("start-up = wall - train of a 1-job sweep; marginal = (wall - train - start-up) / (jobs - 1)")
-    print("targets: overhead <= 0.5 s/job; joblib wall <= 20 s")
+    print(f"load average {os.getloadavg()[0]:.1f} at the end (2 cores: above 2 means other work shared them)")
+    print("overhead = (sweep wall - total train_seconds) / jobs; store = mlflow.db bytes / jobs")
+    print("targets: vectorized (sweep + report) <= 0.5x engine alone; report <= 5 s; store <= 150 KiB/run")
 
 
 if __name__ == "__main__":

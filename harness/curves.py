@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+# a job run's artifact: `loss`, the loss at every step (the `loss` metric may hold window means)
+CURVE_FILE = "curve.npz"
 PLOT_CEILING = 1e100  # larger values (a run on its way to overflow) are drawn at this height: log axes
 # spanning ~300 decades overflow matplotlib's tick locator
 

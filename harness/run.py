@@ -38,6 +38,7 @@ from harness.tracking import (  # noqa: E402
     open_store,
     resolve_tracking_uri,
 )
+from hydra_plugins.hydra_vectorized_launcher import vectorizable  # noqa: E402
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
@@ -45,6 +46,7 @@ EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process SIGTERM end
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
+@vectorizable  # under hydra/launcher=vectorized, jobs that can share a batch train together
 def hydra_entry(cfg: DictConfig) -> None:
     from harness.runner.job import run_job
 

@@ -17,6 +17,7 @@ import pandas as pd
 from mlflow.entities import Run
 from mlflow.exceptions import MlflowException
 
+from harness.curves import CURVE_FILE
 from harness.tracking import (
     DEFAULT_EXPERIMENT,
     Tags,
@@ -182,6 +183,7 @@ def run_record(run: Run) -> dict:
         "run_name": run.info.run_name,
         "status": run.info.status,
         "start_time": pd.to_datetime(run.info.start_time, unit="ms"),
+        "artifact_uri": run.info.artifact_uri,
     }
     record.update({column: tags.get(tag) for tag, column in PROJECT_TAGS.items()})
     record.update(run.data.params)
@@ -227,16 +229,29 @@ def sweep_runs(sweep: Sweep) -> pd.DataFrame:
 
 
 def sweep_curves(sweep: Sweep, runs: pd.DataFrame, metric: str = "loss") -> pd.DataFrame:
-    """Each run's `metric` history in long format: run_id, setting, seed, step, and the value."""
+    """Each run's `metric` at every step in long format: run_id, setting, seed, step, and the value.
+
+    Read in bulk from the runs' `curve.npz` artifacts (every step, whatever `log_every_n_steps` was);
+    a run without one (stopped from outside, or logged before it existed) gives its metric history.
+    """
     store, _ = open_reader(sweep.tracking_uri)
-    points = [
-        (run_id, point.step, point.value)
-        for run_id in runs["run_id"]
-        for point in store.metric_history(run_id, metric)
-    ]
-    curves = pd.DataFrame(points, columns=["run_id", "step", metric])
+    ordered = runs.sort_values(["setting", SEED_KEY, "start_time"])
+    stored = store.read_npz(dict(zip(ordered["run_id"], ordered["artifact_uri"], strict=True)), CURVE_FILE)
+    pieces = []
+    for run_id in ordered["run_id"]:
+        arrays = stored.get(run_id, {})
+        if metric in arrays:
+            steps, values = np.arange(len(arrays[metric])), arrays[metric]
+        else:
+            history = store.metric_history(run_id, metric)
+            steps, values = [point.step for point in history], [point.value for point in history]
+        pieces.append(pd.DataFrame({"run_id": run_id, "step": steps, metric: values}))
+    columns = ["run_id", "step", metric]
+    curves = pd.concat(pieces, ignore_index=True) if pieces else pd.DataFrame(columns=columns)
     labels = runs[["run_id", "setting", SEED_KEY, *sweep.setting_keys]]
-    return curves.merge(labels, on="run_id").sort_values(["setting", SEED_KEY, "step"], ignore_index=True)
+    return curves.merge(labels, on="run_id", sort=False).sort_values(
+        ["setting", SEED_KEY, "step"], ignore_index=True, kind="stable"
+    )
 
 
 def load_fit(tracking_uri: str, run_id: str) -> dict[str, np.ndarray] | None:
@@ -264,6 +279,7 @@ def load_runs(
 def load_curves(
     experiment: str | None = None, sweep: str = LATEST, tracking_uri: str | None = None, metric: str = "loss"
 ) -> pd.DataFrame:
-    """Every run's `loss` history (or another `metric`'s) in long format, one row per run and step."""
+    """Every run's `loss` at every step (or another `metric`'s history) in long format, one row per run
+    and step."""
     found = find_sweep(experiment, sweep, tracking_uri)
     return sweep_curves(found, sweep_runs(found), metric)

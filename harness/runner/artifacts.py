@@ -8,16 +8,19 @@ from typing import Any
 import numpy as np
 from omegaconf import OmegaConf
 
+from harness.curves import CURVE_FILE
 from harness.runner.plots import plot_fit, plot_loss
 from harness.runner.training import TrainResult
 from harness.tracking import scrub
 
 
 def write_artifacts(result: TrainResult, task: dict[str, Any], title: str, directory: Path) -> list[Path]:
-    """`config.yaml`, `graph.dot`, `loss.png`; for a finished run also `fit.png`, `fit.npz`, `model.npz`."""
+    """`config.yaml`, `graph.dot`, `curve.npz`, `loss.png`; for a finished run also `fit.png`, `fit.npz`,
+    `model.npz`."""
     written = [
         directory / "config.yaml",
         directory / "graph.dot",
+        write_curve(result.losses, directory),
         plot_loss(result.losses, directory / "loss.png", title),
     ]
     written[0].write_text(OmegaConf.to_yaml(OmegaConf.create(scrub(task))))
@@ -29,6 +32,12 @@ def write_artifacts(result: TrainResult, task: dict[str, Any], title: str, direc
         np.savez(directory / "model.npz", **result.parameters)
         written += [directory / "fit.npz", directory / "model.npz"]
     return written
+
+
+def write_curve(losses: np.ndarray, directory: Path) -> Path:
+    """The loss at every step, in full (`loss` in MLflow may hold window means): what the report reads."""
+    np.savez(directory / CURVE_FILE, loss=losses)
+    return directory / CURVE_FILE
 
 
 def result_metrics(result: TrainResult) -> dict[str, float]:

@@ -26,7 +26,7 @@ SWEEPS_DIR = REPO_ROOT / "sweeps"
 GROUPS = ("optimizer", "init", "target")
 
 # Keys that say where and how a run is recorded, not what it computes: left out of the config hash.
-BOOKKEEPING_KEYS = ("experiment", "resume", "report", "store_timeout", "store_patience")
+BOOKKEEPING_KEYS = ("experiment", "resume", "report", "log_every_n_steps", "store_timeout", "store_patience")
 
 
 @dataclass
@@ -61,6 +61,9 @@ class Config:
     report: bool = True
     store_timeout: float = 10.0  # seconds to reach the store before any job starts
     store_patience: float = 120.0  # seconds a job keeps retrying a store that went away
+    # the `loss` metric in MLflow: one point per this many steps, each the mean of its window (the run's
+    # curve.npz artifact keeps every step); 1 logs every step
+    log_every_n_steps: int = 10
 
 
 def register_schema() -> None:

@@ -11,19 +11,21 @@ import logging
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from harness.runner.artifacts import result_metrics, write_artifacts
+from harness.runner.artifacts import result_metrics, write_artifacts, write_curve
+from harness.runner.batch_training import shared_key, train_many
 from harness.runner.config import config_hash, run_params, task_config
 from harness.runner.progress import StepProgress
 from harness.runner.provenance import code_version
 from harness.runner.signals import Terminated, no_interruptions, raise_on_sigterm, refuse_if_terminated
 from harness.runner.sweep_context import SweepContext, current_sweep_id
 from harness.runner.sweep_plan import run_name, set_keys
-from harness.runner.training import TrainResult, train
+from harness.runner.training import TrainResult
 from harness.runner.validation import validate
 from harness.tracking import (
     FAILED,
@@ -40,6 +42,7 @@ from harness.tracking import (
     scrub_text,
     where_to_look,
 )
+from hydra_plugins.hydra_vectorized_launcher import batch_point
 
 log = logging.getLogger("harness")
 RETRY_SECONDS = 3.0  # between tries of a store that went away
@@ -84,10 +87,9 @@ def run_job(cfg: DictConfig) -> str | None:
 
     log.info("start %s (overrides: %s)", name, " ".join(overrides) or "none")
     tags, patience = job_tags(context, overrides, digest), task["store_patience"]
-    run_id = with_patience(
-        lambda: tracker.start_run(experiment_id, name, tags, params), patience, tracking_uri
-    )
-    stream = LossStream(tracker, run_id)
+    run_id = with_patience(lambda: tracker.start_run(experiment_id, name, tags), patience, tracking_uri)
+    # the params go out with the run's first batch of records, one round trip fewer
+    stream = LossStream(tracker, run_id, every=task["log_every_n_steps"], params=params)
     progress = StepProgress(name, task["steps"])
 
     def on_progress(step, losses):
@@ -95,10 +97,10 @@ def run_job(cfg: DictConfig) -> str | None:
         progress.update(step, losses)
 
     try:
-        result = train(task, on_progress)
+        # alone, `train(task, on_progress)`; under hydra/launcher=vectorized, with the jobs sharing its key
+        result = batch_point(shared_key(task), (task, on_progress), train_batch)
         progress.close()
-        with_patience(stream.flush, patience, tracking_uri)
-        with_patience(lambda: record(tracker, run_id, task, result, name), patience, tracking_uri)
+        with_patience(lambda: record(tracker, run_id, task, result, name, stream), patience, tracking_uri)
     except BaseException as error:
         progress.close()
         end_stopped_run(tracker, run_id, stream, error, name)
@@ -107,6 +109,11 @@ def run_job(cfg: DictConfig) -> str | None:
     if context.parent_run_id is None:
         log.info("stored in experiment '%s': %s", task["experiment"], where_to_look(tracking_uri))
     return run_id
+
+
+def train_batch(items: list[tuple[dict, Any]]) -> list[TrainResult]:
+    """The jobs' (task, on_progress) pairs trained as one batch."""
+    return train_many([task for task, _ in items], [on_progress for _, on_progress in items])
 
 
 def job_tags(context: SweepContext, overrides: list[str], digest: str) -> dict[str, str]:
@@ -132,30 +139,33 @@ def with_patience(action, patience: float, tracking_uri: str):
             time.sleep(min(RETRY_SECONDS, max(0.0, deadline - time.monotonic())))
 
 
-def record(tracker: Tracker, run_id: str, task: dict, result: TrainResult, name: str) -> None:
-    """Send the result's metrics and artifacts, and end the run: FINISHED, or FAILED if it diverged."""
-    tracker.log_metrics(run_id, result_metrics(result))
+def record(
+    tracker: Tracker, run_id: str, task: dict, result: TrainResult, name: str, stream: LossStream
+) -> None:
+    """Send the rest of the run's records in three round trips: the curve's last points, the metrics
+    and tags in one batch, the artifacts in one call, then the status: FINISHED, or FAILED if it diverged."""
+    failure = failure_tags(result.failure_step, result.failure_reason) if result.diverged else {}
+    stream.finish(result_metrics(result), failure)
     with tempfile.TemporaryDirectory(prefix="harness-") as directory:
         write_artifacts(result, task, name, Path(directory))
         tracker.log_artifacts(run_id, Path(directory))
-    if result.diverged:
-        tracker.end(run_id, FAILED, failure_tags(result.failure_step, result.failure_reason))
-    else:
-        tracker.end(run_id, FINISHED)
+    tracker.end(run_id, FAILED if result.diverged else FINISHED)
 
 
 def end_stopped_run(
     tracker: Tracker, run_id: str, stream: LossStream, error: BaseException, name: str
 ) -> None:
-    """End a run its job could not finish: KILLED on Ctrl-C, else FAILED; keep the curve sent so far."""
+    """End a run its job could not finish: KILLED on Ctrl-C, else FAILED; keep the curve so far."""
     interrupted = isinstance(error, KeyboardInterrupt)
     reason = f"{type(error).__name__}: {error}"
     if interrupted:
         reason = TERMINATED if isinstance(error, Terminated) else INTERRUPTED
     try:
         with no_interruptions():  # a second Ctrl-C or SIGTERM must not cut the run's ending short
-            stream.flush()
-            tracker.end(run_id, KILLED if interrupted else FAILED, failure_tags(stream.sent, reason))
+            stream.finish(tags=failure_tags(len(stream.losses), reason))
+            with tempfile.TemporaryDirectory(prefix="harness-") as directory:
+                tracker.log_artifacts(run_id, write_curve(stream.losses, Path(directory)).parent)
+            tracker.end(run_id, KILLED if interrupted else FAILED)
     except Exception as store_error:  # keep the job's own error; say why the run may stay RUNNING
         log.error("could not end run %s: %s", run_id, explain(store_error, tracker.tracking_uri))
     log.error(

@@ -90,6 +90,7 @@ RULES = {
         Rule("report", "true or false", lambda v: isinstance(v, bool)),
         Rule("store_timeout", "a number of seconds > 0", _positive),
         Rule("store_patience", "a number of seconds >= 0", _non_negative),
+        Rule("log_every_n_steps", "an integer >= 1", lambda v: v >= 1),
     )
 }
 

@@ -11,12 +11,17 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import tempfile
 import time
+import weakref
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
+import mlflow.artifacts
 import numpy as np
 from mlflow.entities import Metric, Param, Run, RunTag
 from mlflow.exceptions import MlflowException
@@ -38,7 +43,8 @@ from harness.tracking.store import (
 log = logging.getLogger("harness")
 
 BATCH_LIMIT = 1000  # metrics per log_batch request (MLflow's limit)
-PARAM_BATCH_LIMIT = 100
+PARAM_BATCH_LIMIT = 100  # params, and tags, per log_batch request
+READ_THREADS = 8  # artifacts fetched side by side from a server
 FLUSH_SECONDS = 2.0  # a running job's loss curve reaches the store at least this often
 
 INTERRUPTED = "interrupted (Ctrl-C)"  # failure_reason of a run stopped by Ctrl-C
@@ -58,7 +64,7 @@ def _chunks(items: list, size: int):
 
 class Tracker:
     def __init__(self, tracking_uri: str):
-        self.tracking_uri = tracking_uri
+        self.tracking_uri = self.uri = tracking_uri
         if has_credentials(tracking_uri):  # MLflow would print each run's link, credentials and all
             os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
         if (database := sqlite_path(tracking_uri)) is None:
@@ -144,6 +150,28 @@ class Tracker:
     def download_artifact(self, run_id: str, path: str, into: Path) -> Path:
         return Path(self.client.download_artifacts(run_id, path, str(into)))
 
+    def read_npz(self, artifact_uris: dict[str, str], path: str) -> dict[str, dict[str, np.ndarray]]:
+        """The arrays of the `.npz` artifact `path` of many runs at once, by run id; a run without it
+        is left out. `artifact_uris` maps run ids to their runs' artifact roots (`Run.info.artifact_uri`),
+        so that no run is looked up again; the files are fetched side by side from a server."""
+
+        def read(item: tuple[str, str]) -> tuple[str, dict[str, np.ndarray] | None]:
+            run_id, root = item
+            with tempfile.TemporaryDirectory(prefix="harness-read-") as scratch:
+                try:
+                    local = mlflow.artifacts.download_artifacts(
+                        artifact_uri=f"{root.rstrip('/')}/{path}", dst_path=scratch, tracking_uri=self.uri
+                    )
+                    with np.load(local) as arrays:
+                        return run_id, {name: arrays[name] for name in arrays.files}
+                except (MlflowException, OSError, ValueError):
+                    return run_id, None
+
+        items = list(artifact_uris.items())
+        local = all(urlparse(root).scheme in ("", "file") for _, root in items)
+        with ThreadPoolExecutor(max_workers=1 if local else READ_THREADS) as pool:
+            return {run_id: arrays for run_id, arrays in pool.map(read, items) if arrays is not None}
+
     def end(self, run_id: str, status: str, tags: dict[str, Any] | None = None) -> None:
         if tags:
             self.set_tags(run_id, tags)
@@ -181,8 +209,9 @@ class Tracker:
         return len(runs)
 
     def end_keeping_curve(self, run: Run, status: str, reason: str) -> None:
-        """End a run its own process could not end; its failure step is the length of its stored curve."""
-        logged = len(self.client.get_metric_history(run.info.run_id, "loss"))
+        """End a run its own process could not end; its failure step is where its stored curve ends."""
+        history = self.client.get_metric_history(run.info.run_id, "loss")
+        logged = max((point.step + 1 for point in history), default=0)  # points may be window means
         self.end(run.info.run_id, status, {Tags.FAILURE_STEP: logged, Tags.FAILURE_REASON: reason})
 
     def running_runs(self, experiment_id: str) -> list[Run]:
@@ -207,20 +236,33 @@ def open_store(tracking_uri: str) -> Tracker:
 
 
 class LossStream:
-    """Sends a growing loss curve to a run: what is new since the last send, at most every FLUSH_SECONDS."""
+    """Sends a run's growing loss curve and, with its first batch, the run's params (one round trip
+    fewer per run), at most every FLUSH_SECONDS; `finish` sends the rest with the final metrics and tags.
 
-    def __init__(self, tracker: Tracker, run_id: str, key: str = "loss"):
-        self.tracker, self.client, self.run_id, self.key = tracker, tracker.client, run_id, key
-        self.store_error = False
+    With `every=k` each point sent is the mean of a window of k steps, logged at the window's last
+    step (the full per-step curve goes to the run as an artifact, see `harness.runner.artifacts`);
+    `finish` also sends the last, shorter window. Streams training side by side in one process (a
+    vectorized launcher's batch) share the flush rate: each flushes every FLUSH_SECONDS x their number.
+    """
+
+    _live: weakref.WeakSet = weakref.WeakSet()
+
+    def __init__(
+        self, tracker: Tracker, run_id: str, key: str = "loss", every: int = 1, params: dict | None = None
+    ):
+        self.client, self.run_id, self.key, self.every = tracker.client, run_id, key, max(1, int(every))
+        self.tracker, self.store_error = tracker, False
+        self.params = [Param(name, str(value)) for name, value in scrub(params or {}).items()]
         self.losses: np.ndarray = np.empty(0)
-        self.sent = 0
+        self.sent = 0  # steps covered by the points sent so far
         self.last_flush = time.monotonic()
+        LossStream._live.add(self)
 
     def update(self, losses: np.ndarray) -> None:
         """`losses` holds every value so far (step i at index i). A store that does not answer does
         not stop training: what is unsent stays in `losses` and goes with a later flush."""
         self.losses = losses
-        if time.monotonic() - self.last_flush < FLUSH_SECONDS:
+        if time.monotonic() - self.last_flush < FLUSH_SECONDS * len(LossStream._live):
             return
         try:
             self.flush()
@@ -233,12 +275,42 @@ class LossStream:
                 )
             self.store_error = True
 
+    def _points(self, final: bool) -> list[Metric]:
+        """The points not sent yet: whole windows, and with `final` the last partial one too."""
+        now, k = _now_ms(), self.every
+        pending = self.losses[self.sent :]
+        whole = len(pending) // k * k
+        means = pending[:whole].reshape(-1, k).mean(axis=1) if k > 1 else pending[:whole]
+        steps = range(self.sent + k - 1, self.sent + whole, k)
+        values = means.tolist()
+        points = [Metric(self.key, value, now, step) for step, value in zip(steps, values, strict=True)]
+        if final and whole < len(pending):
+            points.append(Metric(self.key, float(np.mean(pending[whole:])), now, len(self.losses) - 1))
+        return points
+
     def flush(self) -> None:
-        now, key = _now_ms(), self.key
-        values = self.losses[self.sent :].tolist()
-        metrics = [Metric(key, value, now, step) for step, value in enumerate(values, start=self.sent)]
-        for chunk in _chunks(metrics, BATCH_LIMIT):
-            with interrupts_held():  # a chunk is stored and counted, or neither: never sent twice
-                self.client.log_batch(self.run_id, metrics=chunk, synchronous=True)
-                self.sent += len(chunk)
+        self._send(self._points(final=False))
+
+    def finish(self, metrics: dict[str, float] | None = None, tags: dict[str, Any] | None = None) -> None:
+        """Send everything not sent yet: params, the rest of the curve, `metrics` and `tags`."""
+        LossStream._live.discard(self)
+        now = _now_ms()
+        points = self._points(final=True)
+        points += [Metric(name, float(value), now, 0) for name, value in (metrics or {}).items()]
+        self._send(points, [RunTag(name, str(value)) for name, value in scrub(tags or {}).items()])
+
+    def _send(self, metrics: list[Metric], tags: list[RunTag] = ()) -> None:
+        """In as few `log_batch` calls as MLflow's limits allow (1000 entities, 100 params, 100 tags)."""
+        params, tags = self.params, list(tags)
+        while metrics or params or tags:
+            param_chunk, params = params[:PARAM_BATCH_LIMIT], params[PARAM_BATCH_LIMIT:]
+            tag_chunk, tags = tags[:PARAM_BATCH_LIMIT], tags[PARAM_BATCH_LIMIT:]
+            room = BATCH_LIMIT - len(param_chunk) - len(tag_chunk)
+            chunk, metrics = metrics[:room], metrics[room:]
+            with interrupts_held():  # a batch is stored and counted, or neither: never sent twice
+                self.client.log_batch(
+                    self.run_id, metrics=chunk, params=param_chunk, tags=tag_chunk, synchronous=True
+                )
+                self.params = params
+                self.sent = max([self.sent, *(point.step + 1 for point in chunk if point.key == self.key)])
         self.last_flush = time.monotonic()

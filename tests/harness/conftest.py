@@ -14,6 +14,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 from mlflow.tracking import MlflowClient
@@ -22,6 +23,7 @@ from harness.runner.config import CONF_DIR
 from harness.tracking import DEFAULT_EXPERIMENT, Tags
 
 STEPS = 60  # steps per job in the end-to-end runs: enough for a curve, quick
+LOG_EVERY = 10  # the default log_every_n_steps
 
 
 @pytest.fixture
@@ -69,6 +71,15 @@ class Stored:
 
     def loss_history(self, run):
         return self.client.get_metric_history(run.info.run_id, "loss")
+
+    @staticmethod
+    def logged_steps(steps: int, every: int = LOG_EVERY) -> list[int]:
+        """The steps at which a run of `steps` steps logs `loss`: the last step of each window."""
+        return list(range(every - 1, steps, every)) + ([steps - 1] if steps % every else [])
+
+    def curve(self, run, into: Path):
+        """The run's loss at every step, from its `curve.npz` artifact."""
+        return np.load(self.download(run, "curve.npz", into))["loss"]
 
     def artifacts(self, run) -> set[str]:
         return {info.path for info in self.client.list_artifacts(run.info.run_id)}

@@ -19,10 +19,12 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 def test_a_finished_job_writes_every_artifact(compose_config, tmp_path):
     task = task_config(compose_config("steps=20", "width=4"))
-    written = write_artifacts(train(task), task, "steps=20", tmp_path)
+    result = train(task)
+    written = write_artifacts(result, task, "steps=20", tmp_path)
     assert sorted(p.name for p in written) == sorted(
-        ["config.yaml", "graph.dot", "loss.png", "fit.png", "fit.npz", "model.npz"]
+        ["config.yaml", "graph.dot", "curve.npz", "loss.png", "fit.png", "fit.npz", "model.npz"]
     )
+    assert list(np.load(tmp_path / "curve.npz")["loss"]) == list(result.losses)
     assert (tmp_path / "fit.png").read_bytes().startswith(PNG)
     assert (tmp_path / "loss.png").read_bytes().startswith(PNG)
     assert "lr: 0.001" in (tmp_path / "config.yaml").read_text()
@@ -33,7 +35,7 @@ def test_a_finished_job_writes_every_artifact(compose_config, tmp_path):
 def test_a_diverged_job_writes_no_fit(compose_config, tmp_path):
     task = task_config(compose_config("optimizer=sgd", "steps=50"))
     written = write_artifacts(train(task), task, "sgd", tmp_path)
-    assert sorted(p.name for p in written) == ["config.yaml", "graph.dot", "loss.png"]
+    assert sorted(p.name for p in written) == ["config.yaml", "curve.npz", "graph.dot", "loss.png"]
 
 
 def test_smoothing_is_a_trailing_moving_average():
@@ -56,6 +58,20 @@ def test_progress_bar_draws_on_a_terminal_only():
     assert "lr=0.1 [###############...............] 100/200 loss 1" in terminal.getvalue()
     assert terminal.getvalue().endswith("\n")
     assert pipe.getvalue() == ""
+
+
+def test_figures_drawn_one_after_another_in_one_process_show_only_their_own_data(tmp_path):
+    """The figure is set up once per process and redrawn: nothing of a job may stay in the next one's."""
+    from harness.runner import plots
+
+    plot_loss(np.linspace(5.0, 1.0, 300), tmp_path / "a.png", "first")
+    plot_loss(np.array([-1.0, 2.0, 3.0]), tmp_path / "b.png", "second")
+    axes = plots._loss_plot().axes
+    assert [len(line.get_xdata()) for line in axes.lines] == [3, 3]
+    assert axes.get_title() == "second" and axes.get_yscale() == "linear"  # a negative value: no log axis
+    assert axes.get_xlim()[1] < 10
+    assert [text.get_text() for text in axes.get_legend().get_texts()] == ["loss", "moving average (1 steps)"]
+    assert (tmp_path / "b.png").read_bytes() != (tmp_path / "a.png").read_bytes()
 
 
 def test_a_diverging_curve_is_drawn_clipped(tmp_path):

@@ -98,6 +98,40 @@ def test_a_long_curve_arrives_whole_in_batches(tracker, monkeypatch):
     assert sizes == [1000, 1000, 500]
 
 
+def test_a_curve_logged_every_k_steps_is_the_mean_of_each_window(tracker):
+    run_id = tracker.start_run(tracker.experiment_id("exp"), "r", {})
+    stream = LossStream(tracker, run_id, every=10, params={"lr": 0.1})
+    losses = np.arange(25.0)
+    stream.update(losses[:20])
+    stream.flush()  # whole windows only: steps 0-9 and 10-19
+    assert [(m.step, m.value) for m in tracker.client.get_metric_history(run_id, "loss")] == [
+        (9, 4.5),
+        (19, 14.5),
+    ]
+    assert tracker.client.get_run(run_id).data.params == {"lr": "0.1"}  # sent with the first batch
+    stream.update(losses)
+    stream.finish({"final_loss": 1.5}, {Tags.FAILURE_STEP: 25})  # and the last, shorter window
+    history = tracker.client.get_metric_history(run_id, "loss")
+    assert [(m.step, m.value) for m in history] == [(9, 4.5), (19, 14.5), (24, 22.0)]
+    run = tracker.client.get_run(run_id)
+    assert run.data.metrics["final_loss"] == 1.5 and run.data.tags[Tags.FAILURE_STEP] == "25"
+    assert stream.sent == 25
+
+
+def test_a_finished_runs_records_go_out_in_one_batch(tracker, monkeypatch):
+    calls = []
+    log_batch = tracker.client.log_batch
+    monkeypatch.setattr(
+        tracker.client, "log_batch", lambda run_id, **kw: (calls.append(kw), log_batch(run_id, **kw))
+    )
+    run_id = tracker.start_run(tracker.experiment_id("exp"), "r", {})
+    stream = LossStream(tracker, run_id, every=10, params={f"p{i}": i for i in range(20)})
+    stream.update(np.linspace(1.0, 0.1, 3000))
+    stream.finish({"final_loss": 0.1, "eval_mse": 0.2}, {"note": "x"})
+    assert len(calls) == 1
+    assert (len(calls[0]["params"]), len(calls[0]["metrics"]), len(calls[0]["tags"])) == (20, 302, 1)
+
+
 def test_a_running_curve_is_sent_as_it_grows(tracker, monkeypatch):
     monkeypatch.setattr(tracking, "FLUSH_SECONDS", 0.0)
     run_id = tracker.start_run(tracker.experiment_id("exp"), "r", {})

@@ -48,18 +48,36 @@ def test_latest_sweep_is_the_newest_sweep_when_no_single_run_is_newer(store):
     assert store.latest_before_single == store.diverged
 
 
-def test_load_curves_gives_every_loss_history_in_long_format(store):
+def test_load_curves_gives_every_step_of_every_run_in_long_format(store, tmp_path):
     curves = load_curves(sweep=store.grid, tracking_uri=store.uri)
 
     runs = load_runs(sweep=store.grid, tracking_uri=store.uri)
     assert set(curves["run_id"]) == set(runs["run_id"])
     assert (curves.groupby("run_id")["step"].apply(list) == [list(range(store.STEPS))] * len(runs)).all()
     run_id = runs["run_id"].iloc[0]
-    history = store.client().get_metric_history(run_id, "loss")
-    logged = sorted((point.step, point.value) for point in history)
+    stored = np.load(store.client().download_artifacts(run_id, "curve.npz", str(tmp_path)))["loss"]
     mine = curves[curves["run_id"] == run_id]
-    assert list(zip(mine["step"], mine["loss"], strict=True)) == logged
+    assert list(mine["loss"]) == list(stored)
+    history = store.client().get_metric_history(run_id, "loss")  # the metric: a mean per 10 steps
+    assert [point.value for point in history] == pytest.approx(stored.reshape(-1, 10).mean(axis=1))
     assert {"setting", "seed", "lr", "width"} <= set(curves.columns)
+
+
+def test_load_curves_falls_back_to_the_metric_for_a_run_without_its_curve_file(store, tmp_path, monkeypatch):
+    from harness.report import data
+
+    runs = load_runs(sweep=store.grid, tracking_uri=store.uri)
+    missing = runs["run_id"].iloc[0]
+    read_npz = data.Tracker.read_npz
+    monkeypatch.setattr(
+        data.Tracker,
+        "read_npz",
+        lambda self, uris, path: {k: v for k, v in read_npz(self, uris, path).items() if k != missing},
+    )
+    curves = load_curves(sweep=store.grid, tracking_uri=store.uri)
+    history = store.client().get_metric_history(missing, "loss")
+    mine = curves[curves["run_id"] == missing]
+    assert list(zip(mine["step"], mine["loss"], strict=True)) == [(p.step, p.value) for p in history]
 
 
 def test_summary_matches_aggregates_recomputed_from_mlflow(store):

@@ -1,0 +1,164 @@
+"""How the vectorized launcher runs a sweep: the jobs split in order between `n_jobs` processes
+(joblib's loky, as hydra-joblib-launcher), each process running its share through a `Coordinator`
+so that the jobs meeting at `batch_point` are computed together. Every job is still one Hydra job:
+its own config (`load_sweep_config`), job folder, `.hydra/` files, log file and callbacks, through
+Hydra's own `run_job`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.core.singleton import Singleton
+from hydra.core.utils import JobReturn, configure_log, filter_overrides, run_job, setup_globals
+from hydra.types import HydraContext, TaskFunction
+from joblib import Parallel, delayed, effective_n_jobs
+from omegaconf import DictConfig, open_dict
+
+from hydra_plugins.hydra_vectorized_launcher.rendezvous import Coordinator, is_vectorizable
+
+log = logging.getLogger(__name__)
+
+
+class ComposedOnce:
+    """A config loader that keeps the job configs composed through it (by the sweeper, validating a
+    batch: Hydra's BasicSweeper says "this repeats work the launcher will do") for the launcher to
+    take instead of composing them again. Everything else is the wrapped loader's."""
+
+    def __init__(self, loader: Any):
+        self.loader = loader
+        self.kept: dict[tuple, DictConfig] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.loader, name)
+
+    def load_sweep_config(self, master_config: DictConfig, sweep_overrides: list[str]) -> DictConfig:
+        composed = self.loader.load_sweep_config(master_config, sweep_overrides)
+        self.kept[(id(master_config), tuple(sweep_overrides))] = composed
+        return composed
+
+    def take(self, master_config: DictConfig, overrides: Sequence[str]) -> DictConfig | None:
+        """The job's config as composed before (each once), or None."""
+        return self.kept.pop((id(master_config), tuple(overrides)), None)
+
+
+def job_config(
+    hydra_context: HydraContext,
+    config: DictConfig,
+    idx: int,
+    overrides: Sequence[str],
+    composed: DictConfig | None = None,
+) -> DictConfig:
+    sweep_config = composed or hydra_context.config_loader.load_sweep_config(config, list(overrides))
+    with open_dict(sweep_config):
+        sweep_config.hydra.job.id = f"{sweep_config.hydra.job.name}_{idx}"
+        sweep_config.hydra.job.num = idx
+    HydraConfig.instance().set_config(sweep_config)
+    return sweep_config
+
+
+def run_share(
+    jobs: list[tuple[int, Sequence[str], DictConfig | None]],
+    hydra_context: HydraContext,
+    config: DictConfig,
+    task_function: TaskFunction,
+    singleton_state: dict[Any, Any],
+    max_batch: int,
+) -> list[JobReturn]:
+    """One process's jobs (number, overrides, config if composed already), in order: batched when the
+    task function is `@vectorizable`, else one by one."""
+    setup_globals()
+    Singleton.set_state(singleton_state)
+
+    def execute(sweep_config: DictConfig) -> JobReturn:
+        return run_job(
+            hydra_context=hydra_context,
+            config=sweep_config,
+            task_function=task_function,
+            job_dir_key="hydra.sweep.dir",
+            job_subdir_key="hydra.sweep.subdir",
+        )
+
+    if not is_vectorizable(task_function):
+        return [execute(job_config(hydra_context, config, *job)) for job in jobs]
+
+    configs: dict[int, DictConfig] = {}
+
+    def job(index: int, idx: int, overrides: Sequence[str], composed: DictConfig | None):
+        def call() -> JobReturn:
+            configs[index] = job_config(hydra_context, config, idx, overrides, composed)
+            return execute(configs[index])
+
+        return call
+
+    def on_turn(index: int) -> None:
+        """A parked job resumes: Hydra's config and the log file are its own again."""
+        HydraConfig.instance().set_config(configs[index])
+        configure_log(configs[index].hydra.job_logging, configs[index].hydra.verbose)
+
+    coordinator = Coordinator(max_batch, on_turn)
+    return coordinator.run([job(index, *job_spec) for index, job_spec in enumerate(jobs)])
+
+
+def split(jobs: list, parts: int) -> list[list]:
+    """`jobs` in `parts` contiguous shares of sizes differing by one at most, in order."""
+    size, extra = divmod(len(jobs), parts)
+    shares, start = [], 0
+    for part in range(parts):
+        end = start + size + (part < extra)
+        shares.append(jobs[start:end])
+        start = end
+    return [share for share in shares if share]
+
+
+def launch(
+    launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
+) -> Sequence[JobReturn]:
+    setup_globals()
+    assert launcher.config is not None and launcher.task_function is not None
+    assert launcher.hydra_context is not None
+    configure_log(launcher.config.hydra.hydra_logging, launcher.config.hydra.verbose)
+    sweep_dir = Path(str(launcher.config.hydra.sweep.dir))
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+
+    context, loader = launcher.hydra_context, launcher.hydra_context.config_loader
+    if isinstance(loader, ComposedOnce):  # the loader itself goes to the workers, not what it keeps
+        context = HydraContext(config_loader=loader.loader, callbacks=context.callbacks)
+    jobs = [
+        (
+            initial_job_idx + index,
+            overrides,
+            loader.take(launcher.config, overrides) if isinstance(loader, ComposedOnce) else None,
+        )
+        for index, overrides in enumerate(job_overrides)
+    ]
+    workers = max(1, min(effective_n_jobs(launcher.n_jobs), len(jobs)))
+    batched = is_vectorizable(launcher.task_function)
+    log.info(
+        "Vectorized launcher is launching %d jobs in %d process(es), %s",
+        len(jobs),
+        workers,
+        f"up to {launcher.max_batch} per batch"
+        if batched
+        else "one at a time (the task is not vectorizable)",
+    )
+    log.info(f"Launching jobs, sweep output dir : {sweep_dir}")
+    for idx, overrides, _ in jobs:
+        log.info("\t#{} : {}".format(idx, " ".join(filter_overrides(overrides))))
+
+    arguments = (
+        context,
+        launcher.config,
+        launcher.task_function,
+        Singleton.get_state(),
+        launcher.max_batch,
+    )
+    if workers == 1:
+        return run_share(jobs, *arguments)
+    shares = Parallel(n_jobs=workers, backend="loky")(
+        delayed(run_share)(share, *arguments) for share in split(jobs, workers)
+    )
+    return [job_return for share in shares for job_return in share]

@@ -1,0 +1,67 @@
+"""`train_many`: tasks trained together on the engine's runs axis equal the same tasks trained alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from harness.runner.batch_training import shared_key, train_many
+from harness.runner.config import task_config
+from harness.runner.training import train
+
+STEPS = "steps=250"  # past two progress calls (every 100 steps)
+MIXED = [  # three batches: seed_adamw x4 (one diverges: b1 != b2), sgd x2 (one diverges), adamw batch 4 x2
+    ["seed=0"],
+    ["seed=1", "lr=1e-2"],
+    ["seed=2", "betas=[0.9,0.999]"],
+    ["seed=3", "weight_decay=0"],
+    ["optimizer=sgd", "lr=100"],
+    ["optimizer=sgd", "lr=1e-3", "optimizer.momentum=0.5"],
+    ["optimizer=adamw", "batch_size=4"],
+    ["optimizer=adamw", "batch_size=4", "lr=3e-3", "seed=5", "optimizer.eps=1e-6"],
+]
+
+
+@pytest.fixture(scope="module")
+def tasks():
+    from hydra import compose, initialize_config_dir
+
+    from harness.runner.config import CONF_DIR
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return [task_config(compose("config", [*overrides, STEPS, "width=8"])) for overrides in MIXED]
+
+
+def test_tasks_differing_only_in_seed_and_optimizer_values_share_a_batch(tasks):
+    keys = [shared_key(task) for task in tasks]
+    assert len(set(keys[:4])) == 1 and len(set(keys[4:6])) == 1 and len(set(keys[6:])) == 1
+    assert len(set(keys)) == 3
+
+
+def test_each_task_trained_in_a_batch_equals_the_task_trained_alone(tasks):
+    progress_alone = [[] for _ in tasks]
+    alone = [
+        train(task, lambda step, losses, seen=seen: seen.append((step, len(losses), losses[-1])))
+        for task, seen in zip(tasks, progress_alone, strict=True)
+    ]
+    progress_batched = [[] for _ in tasks]
+    callbacks = [
+        lambda step, losses, seen=seen: seen.append((step, len(losses), losses[-1]))
+        for seen in progress_batched
+    ]
+
+    batched = train_many(tasks, callbacks)
+
+    assert {result.diverged for result in alone} == {True, False}  # both kinds are compared
+    for index, (one, many) in enumerate(zip(alone, batched, strict=True)):
+        np.testing.assert_array_equal(many.losses, one.losses, err_msg=f"task {index}")
+        assert (many.failure_step, many.failure_reason) == (one.failure_step, one.failure_reason)
+        assert many.graph_dot == one.graph_dot
+        assert many.parameters.keys() == one.parameters.keys()
+        for name, values in one.parameters.items():
+            np.testing.assert_array_equal(many.parameters[name], values, err_msg=f"task {index} {name}")
+        if not one.diverged:
+            np.testing.assert_array_equal(many.eval_pred, one.eval_pred)
+            assert (many.final_loss, many.eval_mse) == (one.final_loss, one.eval_mse)
+        assert progress_batched[index] == progress_alone[index]  # same steps, same curves so far
+        assert many.train_seconds > 0
