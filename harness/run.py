@@ -22,19 +22,27 @@ import hydra  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
 from harness.runner.config import CONF_DIR  # noqa: E402
-from harness.runner.preflight import check_command_line  # noqa: E402
+from harness.runner.preflight import plan_command_line  # noqa: E402
+from harness.runner.signals import Terminated, no_interruptions, raise_on_sigterm, stop_children  # noqa: E402
+from harness.runner.stale import close_stale_runs  # noqa: E402
+from harness.runner.sweep_id import start_sweep  # noqa: E402
 from harness.runner.validation import ConfigError  # noqa: E402
 from harness.tracking import (  # noqa: E402
     FAILED,
+    INTERRUPTED,
     KILLED,
+    TERMINATED,
     StoreAccessError,
+    bound_http_requests,
     check_access,
+    open_store,
     resolve_tracking_uri,
 )
 from hydra_plugins.hydra_vectorized_launcher import vectorizable  # noqa: E402
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process SIGTERM ended
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
@@ -49,19 +57,30 @@ def main(argv: list[str] | None = None) -> None:
     from harness.runner.callbacks import end_active_sweep
 
     argv = sys.argv[1:] if argv is None else list(argv)
+    start_sweep()
     try:
-        if check_command_line(argv):  # jobs would run: the store must let us in before any does
-            check_access(resolve_tracking_uri())
+        plan = plan_command_line(argv)
+        if plan.jobs:  # jobs will run: the store must answer (within store_timeout s) before any does
+            bound_http_requests()
+            job = plan.first_job
+            tracking_uri = resolve_tracking_uri()
+            experiment_id = check_access(tracking_uri, job["store_timeout"], job["experiment"])
+            close_stale_runs(open_store(tracking_uri), experiment_id)
     except (ConfigError, StoreAccessError) as error:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(EXIT_BAD_INPUT) from None
     sys.argv = [sys.argv[0], *argv]
+    raise_on_sigterm(launcher=True)
     try:
         hydra_entry()
-    except KeyboardInterrupt:
-        end_active_sweep(KILLED)
-        print("interrupted: the current run and its sweep are ended KILLED", file=sys.stderr)
-        raise SystemExit(EXIT_INTERRUPTED) from None
+    except KeyboardInterrupt as stop:
+        terminated = isinstance(stop, Terminated)
+        with no_interruptions():
+            stop_children(terminated)  # joblib's or submitit's workers: none is left behind
+            end_active_sweep(KILLED, TERMINATED if terminated else INTERRUPTED)
+        what = "terminated (SIGTERM)" if terminated else "interrupted"
+        print(f"{what}: the current run and its sweep are ended KILLED", file=sys.stderr)
+        raise SystemExit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED) from None
     except SystemExit as exit_:
         if exit_.code not in (None, 0):
             end_active_sweep(FAILED)

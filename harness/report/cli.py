@@ -37,6 +37,12 @@ def main(argv: list[str] | None = None) -> int:
     except (ReportError, StoreAccessError) as error:
         print(f"harness.report: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # --out that cannot be written: a folder under /proc, read-only, full
+        print(
+            f"harness.report: cannot write the report to {args.out}: {error.strerror or error}",
+            file=sys.stderr,
+        )
+        return 2
     if files.sweep.picked:
         print(f"Reporting {files.sweep.picked}: sweep {files.sweep.sweep_id} (pick another with --sweep ID)")
     print(f"Sweep {files.sweep.sweep_id} ({files.sweep.experiment}): one row per setting, best first")

@@ -7,6 +7,7 @@ tagged `role=sweep` and one child per job, or a single job run with no parent.
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ from harness.tracking import (
 )
 
 LATEST = "latest"
+SWEEP_ID = re.compile(r"[\w.-]+")
 SEED_KEY = "seed"
 FINAL_METRICS = ["final_loss", "eval_mse", "eval_max_abs_err", "train_seconds"]
 PROJECT_TAGS = {
@@ -121,6 +123,8 @@ def find_sweep(experiment: str | None = None, sweep: str = LATEST, tracking_uri:
         if set(names) <= {"Default"}:
             raise ReportError(f"the store {shown} holds no experiment yet: run `python -m harness.run` first")
         raise ReportError(f"no experiment {experiment!r} in {shown}; experiments: {', '.join(sorted(names))}")
+    if sweep not in (None, LATEST) and not SWEEP_ID.fullmatch(sweep):  # it goes into a search filter
+        raise ReportError(f"--sweep {sweep!r} is not a sweep id: they look like 20261126-051003-3f2a")
     picked = ""
     if sweep in (None, LATEST):
         sweep_id, picked = latest_sweep_id(store, experiment_id)
@@ -132,6 +136,8 @@ def find_sweep(experiment: str | None = None, sweep: str = LATEST, tracking_uri:
     if not runs:
         recent = ", ".join(recent_sweep_ids(store, experiment_id)) or "none"
         raise ReportError(f"no sweep {sweep_id!r} in experiment {experiment!r}; recent sweeps: {recent}")
+    if not store.sweep_job_runs(experiment_id, sweep_id):
+        raise ReportError(f"sweep {sweep_id!r} has no job runs (none started): nothing to report")
     root = root_run(runs)
     tags = (root or runs[0]).data.tags
     swept_keys = json.loads(tags.get(Tags.SWEPT_KEYS) or "[]")
@@ -244,7 +250,7 @@ def param_names(runs: list[Run]) -> set[str]:
 def sweep_runs(sweep: Sweep) -> pd.DataFrame:
     """The job runs of a resolved sweep (its parent run is not a job and is left out)."""
     store, _ = open_reader(sweep.tracking_uri)
-    jobs = store.search_runs(sweep.experiment_id, sweep_jobs_filter(sweep.sweep_id))
+    jobs = store.sweep_job_runs(sweep.experiment_id, sweep.sweep_id)  # with the runs a resume reused
     return runs_frame(list(jobs), sweep.setting_keys)
 
 

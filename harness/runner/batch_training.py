@@ -22,7 +22,7 @@ from hydra.utils import get_method
 from engine import Constant, Mean, Square, Variable
 from engine.nn import MLP
 from harness.runner.targets import TARGETS
-from harness.runner.training import EVAL_X, PROGRESS_EVERY, ProgressCallback, TrainResult, train
+from harness.runner.training import EVAL_X, PROGRESS_EVERY, ProgressCallback, TrainResult, divergence, train
 
 # What may differ between the runs of one batch: the seed (its own initial weights and inputs), the
 # optimizer's per-run hyperparameters, and what only says how a run is recorded.
@@ -103,14 +103,19 @@ def train_batch(tasks: Sequence[dict[str, Any]], callbacks: Sequence[ProgressCal
     failure_step: list[int | None] = [None] * runs
     failure_reason: list[str | None] = [None] * runs
     seed_gradient = np.ones(runs)
+    factor = first["divergence_factor"]
     started = time.perf_counter()
     with np.errstate(all="ignore"):  # divergence is detected and reported below; frozen runs' numbers unused
         for step in range(steps):
             loss = Mean(Square(model(Variable(xs[step])) - Constant(ys[step])), axis=(1, 2))
             values = loss.values
             diverged = active & ~np.isfinite(values)
+            if step:  # as `train`: past divergence_factor x the run's first loss
+                diverged |= active & (values > factor * np.maximum(losses[:, 0], np.finfo(float).tiny))
             for run in np.flatnonzero(diverged):
-                failure_step[run], failure_reason[run] = step, f"loss is {float(values[run])}"
+                first_loss = float(losses[run, 0]) if step else None
+                failure_step[run] = step
+                failure_reason[run] = divergence(float(values[run]), first_loss, factor)
             active &= ~diverged
             if not active.any():
                 break

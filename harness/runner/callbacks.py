@@ -20,13 +20,14 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from harness.runner import sweep_plan
-from harness.runner.sweep_context import SweepContext, new_sweep_id
+from harness.runner.sweep_context import SweepContext, current_sweep_id
 from harness.runner.sweep_progress import SweepProgress
 from harness.tracking import FINISHED, KILLED, Tags, resolve_tracking_uri, where_to_look
 
 COMMAND = "python -m harness.run"
 
 log = logging.getLogger("harness")
+EXIT_STORE = 2  # as harness.run's refusals before any job: nothing ran
 
 
 @dataclass
@@ -90,14 +91,16 @@ class OpenSweep:
 _open_sweep: OpenSweep | None = None
 
 
-def end_active_sweep(status: str) -> None:
-    """End a sweep stopped early (Ctrl-C, a job that raised): the job runs left RUNNING (their
-    process was stopped from outside, e.g. a joblib worker), then the parent. No-op if none is open."""
+def end_active_sweep(status: str, reason: str | None = None) -> None:
+    """End a sweep stopped early (Ctrl-C, SIGTERM, a job that raised): the job runs left RUNNING
+    (their process was stopped from outside, e.g. a joblib worker), then the parent. No-op if none
+    is open. `reason` goes on those job runs (default: by status)."""
     global _open_sweep
     if _open_sweep is None:
         return
     sweep, _open_sweep = _open_sweep, None
-    stopped = sweep.tracker.end_running_jobs(sweep.context.experiment_id, sweep.context.sweep_id, status)
+    context = sweep.context
+    stopped = sweep.tracker.end_running_jobs(context.experiment_id, context.sweep_id, status, reason)
     log.warning(
         "sweep %s stopped early: %d running job run(s) ended %s; all runs so far are kept",
         sweep.context.sweep_id, stopped, status,
@@ -107,14 +110,25 @@ def end_active_sweep(status: str) -> None:
 
 class MlflowSweepCallback(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        # Hydra turns an Exception raised here into a warning and launches the jobs anyway, orphaned:
+        # a sweep whose parent run cannot be made stops here, as one line and SystemExit.
+        tracking_uri = resolve_tracking_uri()
+        try:
+            self._start(config, tracking_uri)
+        except Exception as error:
+            from harness.tracking import explain
+
+            print(f"error: no job started: {explain(error, tracking_uri)}", file=sys.stderr)
+            raise SystemExit(EXIT_STORE) from None
+
+    def _start(self, config: DictConfig, tracking_uri: str) -> None:
         from harness.tracking import open_store
 
         arguments = sweep_plan.sweep_arguments(config)
         keys = sweep_plan.swept_keys(arguments)
-        tracking_uri = resolve_tracking_uri()
         tracker = open_store(tracking_uri)
         experiment_id = tracker.experiment_id(config.experiment)
-        context = SweepContext(new_sweep_id(), experiment_id, None, keys, tracking_uri)
+        context = SweepContext(current_sweep_id(), experiment_id, None, keys, tracking_uri)
         jobs = len(sweep_plan.expand_jobs(arguments))
         values = sweep_values(arguments)
         description = sweep_description(context.sweep_id, jobs, values)

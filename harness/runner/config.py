@@ -16,6 +16,8 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
+from harness.runner.sweep_id import current_sweep_id
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONF_DIR = REPO_ROOT / "conf"
 SWEEPS_DIR = REPO_ROOT / "sweeps"
@@ -24,7 +26,16 @@ SWEEPS_DIR = REPO_ROOT / "sweeps"
 GROUPS = ("optimizer", "init", "target")
 
 # Keys that say where and how a run is recorded, not what it computes: left out of the config hash.
-BOOKKEEPING_KEYS = ("experiment", "resume", "report", "log_every_n_steps", "register", "model_name")
+BOOKKEEPING_KEYS = (
+    "experiment",
+    "resume",
+    "report",
+    "log_every_n_steps",
+    "register",
+    "model_name",
+    "store_timeout",
+    "store_patience",
+)
 
 
 @dataclass
@@ -53,9 +64,12 @@ class Config:
     steps: int = 3000
     batch_size: int = 1
     seed: int = 0
+    divergence_factor: float = 1e6  # a loss past this many times the first loss ends the run FAILED
     experiment: str = "autograd-mlp"
     resume: bool = False
     report: bool = True
+    store_timeout: float = 10.0  # seconds to reach the store before any job starts
+    store_patience: float = 120.0  # seconds a job keeps retrying a store that went away
     # the `loss` metric in MLflow: one point per this many steps, each the mean of its window (the run's
     # curve.npz artifact keeps every step); 1 logs every step
     log_every_n_steps: int = 10
@@ -68,6 +82,9 @@ def register_schema() -> None:
     # `hydra.searchpath` in conf/config.yaml names the repository root this way, so that the
     # folder `sweeps/` is found as the config group `sweeps` from any working directory.
     OmegaConf.register_new_resolver("harness_repo_root", lambda: REPO_ROOT.as_uri(), replace=True)
+    # Cached on the config like Hydra's `${now:}`: Hydra copies the cache into every job's config, so
+    # a job in another process resolves the launching command's id.
+    OmegaConf.register_new_resolver("harness_sweep_id", current_sweep_id, use_cache=True, replace=True)
 
 
 register_schema()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import logging
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,9 @@ from harness.runner.artifacts import result_metrics, write_artifacts, write_curv
 from harness.runner.batch_training import shared_key, train_many
 from harness.runner.config import config_hash, run_params, task_config
 from harness.runner.progress import StepProgress
-from harness.runner.sweep_context import SweepContext, new_sweep_id
+from harness.runner.provenance import code_version
+from harness.runner.signals import Terminated, no_interruptions, raise_on_sigterm, refuse_if_terminated
+from harness.runner.sweep_context import SweepContext, current_sweep_id
 from harness.runner.sweep_plan import run_name, set_keys
 from harness.runner.training import TrainResult
 from harness.runner.validation import validate
@@ -29,9 +32,12 @@ from harness.tracking import (
     FINISHED,
     INTERRUPTED,
     KILLED,
+    TERMINATED,
     LossStream,
+    StoreAccessError,
     Tags,
     Tracker,
+    explain,
     open_store,
     scrub_text,
     where_to_look,
@@ -39,6 +45,7 @@ from harness.tracking import (
 from hydra_plugins.hydra_vectorized_launcher import batch_point
 
 log = logging.getLogger("harness")
+RETRY_SECONDS = 3.0  # between tries of a store that went away
 
 
 def job_context(overrides: list[str]) -> SweepContext:
@@ -49,7 +56,7 @@ def job_context(overrides: list[str]) -> SweepContext:
         if context is not None:
             return context
     return SweepContext(
-        new_sweep_id(), experiment_id=None, parent_run_id=None, swept_keys=set_keys(overrides)
+        current_sweep_id(), experiment_id=None, parent_run_id=None, swept_keys=set_keys(overrides)
     )
 
 
@@ -60,6 +67,8 @@ def failure_tags(step: int, reason: str) -> dict[str, str]:
 def run_job(cfg: DictConfig) -> str | None:
     """Run the job `cfg` describes; return its MLflow run id (None when skipped by `resume=true`)."""
     gc.freeze()  # the libraries' long-lived objects: keep full collections from re-scanning them
+    raise_on_sigterm()  # a job in a worker process (joblib, submitit) ends its run KILLED on SIGTERM
+    refuse_if_terminated()
     overrides = list(HydraConfig.get().overrides.task)
     task = task_config(cfg)
     validate(task, overrides)
@@ -70,12 +79,15 @@ def run_job(cfg: DictConfig) -> str | None:
     params = run_params(task, HydraConfig.get().runtime.choices)
     name = run_name(params, context.swept_keys)
     digest = config_hash(task)
-    if task["resume"] and (previous := tracker.find_finished(experiment_id, digest)):
-        log.info("skip %s: an identical config already FINISHED in run %s", name, previous)
+    if task["resume"] and (previous := tracker.find_finished(experiment_id, digest, code_version())):
+        if context.parent_run_id:  # the sweep counts it as its own, by reference
+            tracker.reuse(previous, context.sweep_id, context.parent_run_id)
+        log.info("skip %s: an identical config with the same code already FINISHED in run %s", name, previous)
         return None
 
     log.info("start %s (overrides: %s)", name, " ".join(overrides) or "none")
-    run_id = tracker.start_run(experiment_id, name, job_tags(context, overrides, digest))
+    tags, patience = job_tags(context, overrides, digest), task["store_patience"]
+    run_id = with_patience(lambda: tracker.start_run(experiment_id, name, tags), patience, tracking_uri)
     # the params go out with the run's first batch of records, one round trip fewer
     stream = LossStream(tracker, run_id, every=task["log_every_n_steps"], params=params)
     progress = StepProgress(name, task["steps"])
@@ -88,7 +100,7 @@ def run_job(cfg: DictConfig) -> str | None:
         # alone, `train(task, on_progress)`; under hydra/launcher=vectorized, with the jobs sharing its key
         result = batch_point(shared_key(task), (task, on_progress), train_batch)
         progress.close()
-        record(tracker, run_id, task, result, name, stream)
+        with_patience(lambda: record(tracker, run_id, task, result, name, stream), patience, tracking_uri)
     except BaseException as error:
         progress.close()
         end_stopped_run(tracker, run_id, stream, error, name)
@@ -111,6 +123,22 @@ def job_tags(context: SweepContext, overrides: list[str], digest: str) -> dict[s
     return tags
 
 
+def with_patience(action, patience: float, tracking_uri: str):
+    """`action()`, tried again every few seconds for `patience` seconds while the store fails it:
+    a tracking server restarting during a sweep loses none of a job's data."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            return action()
+        except Exception as error:
+            if time.monotonic() >= deadline:  # the true reason, as one line, goes on the run if it can
+                raise StoreAccessError(explain(error, tracking_uri)) from error
+            log.warning(
+                "%s; trying again for up to %.0f s", explain(error, tracking_uri), deadline - time.monotonic()
+            )
+            time.sleep(min(RETRY_SECONDS, max(0.0, deadline - time.monotonic())))
+
+
 def record(
     tracker: Tracker, run_id: str, task: dict, result: TrainResult, name: str, stream: LossStream
 ) -> None:
@@ -129,15 +157,20 @@ def end_stopped_run(
 ) -> None:
     """End a run its job could not finish: KILLED on Ctrl-C, else FAILED; keep the curve so far."""
     interrupted = isinstance(error, KeyboardInterrupt)
-    reason = INTERRUPTED if interrupted else f"{type(error).__name__}: {error}"
+    reason = f"{type(error).__name__}: {error}"
+    if interrupted:
+        reason = TERMINATED if isinstance(error, Terminated) else INTERRUPTED
     try:
-        stream.finish(tags=failure_tags(len(stream.losses), reason))
-        with tempfile.TemporaryDirectory(prefix="harness-") as directory:
-            tracker.log_artifacts(run_id, write_curve(stream.losses, Path(directory)).parent)
-        tracker.end(run_id, KILLED if interrupted else FAILED)
+        with no_interruptions():  # a second Ctrl-C or SIGTERM must not cut the run's ending short
+            stream.finish(tags=failure_tags(len(stream.losses), reason))
+            with tempfile.TemporaryDirectory(prefix="harness-") as directory:
+                tracker.log_artifacts(run_id, write_curve(stream.losses, Path(directory)).parent)
+            tracker.end(run_id, KILLED if interrupted else FAILED)
     except Exception as store_error:  # keep the job's own error; say why the run may stay RUNNING
-        log.error("could not end run %s: %s", run_id, store_error)
-    log.error("end %s: %s, run %s", name, "KILLED" if interrupted else f"FAILED ({reason})", run_id)
+        log.error("could not end run %s: %s", run_id, explain(store_error, tracker.tracking_uri))
+    log.error(
+        "end %s: %s, run %s", name, f"KILLED ({reason})" if interrupted else f"FAILED ({reason})", run_id
+    )
 
 
 def log_end(name: str, result: TrainResult, run_id: str) -> None:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 from hydra import initialize_config_dir
 from hydra._internal.utils import get_args_parser
@@ -21,7 +23,7 @@ from hydra.core.override_parser.types import Override
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from harness.runner import sweep_plan
+from harness.runner import limits, sweep_plan
 from harness.runner.config import BOOKKEEPING_KEYS, CONF_DIR, Config, task_config
 from harness.runner.validation import ConfigError, explain_hydra_error, validate
 
@@ -29,11 +31,29 @@ from harness.runner.validation import ConfigError, explain_hydra_error, validate
 _INFO_FLAGS = ("help", "hydra_help", "cfg", "info", "shell_completion", "resolve")
 
 
+@dataclass
+class CommandPlan:
+    """What a checked command line will run: how many jobs, and its first job's config."""
+
+    jobs: int
+    first_job: dict[str, Any] = field(default_factory=dict)
+
+
 def check_command_line(argv: list[str]) -> int:
     """Raise ConfigError (one line) if any job `argv` would launch is not allowed; return the job count."""
+    return plan_command_line(argv).jobs
+
+
+def plan_command_line(argv: list[str]) -> CommandPlan:
+    """As `check_command_line`, with the first job's resolved config (its store settings)."""
     args = get_args_parser().parse_args(argv)
-    if any(getattr(args, flag, None) for flag in _INFO_FLAGS) or args.config_dir:
-        return 0  # nothing runs, or configs from elsewhere: each job still validates itself
+    info = [flag for flag in _INFO_FLAGS if getattr(args, flag, None)]
+    if args.multirun and info:  # Hydra would raise a ValueError with a traceback
+        raise ConfigError(
+            f"--{info[0]} cannot be used with -m: drop -m to see one job's (e.g. --{info[0]} job key=value)"
+        )
+    if info or args.config_dir:
+        return CommandPlan(0)  # nothing runs, or configs from elsewhere: each job still validates itself
     config_name = args.config_name or "config"
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         loader = GlobalHydra.instance().config_loader()
@@ -41,36 +61,46 @@ def check_command_line(argv: list[str]) -> int:
             for override in _read(lambda: sweep_plan.parse(args.overrides), args.overrides):
                 if override.is_sweep_override() or sweep_plan.override_key(override) == "sweeps":
                     raise ConfigError(f"{override.input_line} is a sweep: add -m to run one job per value")
-            _check(
+            cfg = _check(
                 lambda: loader.load_configuration(config_name, args.overrides, RunMode.RUN), args.overrides
             )
-            return 1
+            limits.check_folder("hydra.run.dir", _read(lambda: str(cfg.hydra.run.dir), args.overrides))
+            return CommandPlan(1, task_config(cfg))
         master = _read(
             lambda: loader.load_configuration(config_name, args.overrides, RunMode.MULTIRUN), args.overrides
         )
         arguments = sweep_plan.sweep_arguments(master)
         axes = _read(lambda: sweep_plan.sweep_axes(arguments), arguments)
+        for key, values in axes.items():
+            if not values:
+                raise ConfigError(f"{key} is swept over no value: the sweep would run no job")
+        limits.check_folder("hydra.sweep.dir", _read(lambda: str(master.hydra.sweep.dir), args.overrides))
         for key in set(sweep_plan.swept_keys(arguments)) & set(BOOKKEEPING_KEYS):
             raise ConfigError(f"{key} cannot be swept: one sweep is one parent run in one experiment")
-        _check_sweep(lambda job: loader.load_sweep_config(master, job), axes)
-        return math.prod(len(values) for values in axes.values())
+        first = _check_sweep(lambda job: loader.load_sweep_config(master, job), axes)
+        return CommandPlan(math.prod(len(values) for values in axes.values()), task_config(first))
 
 
-def _check_sweep(compose: Callable[[list[str]], DictConfig], axes: dict[str, list[str]]) -> None:
+def _check_sweep(compose: Callable[[list[str]], DictConfig], axes: dict[str, list[str]]) -> DictConfig:
     first_job = [values[0] for values in axes.values()]
     first = _check(lambda: compose(first_job), first_job)
     # Unresolved, so that `optimizer.lr: ${lr}` follows a changed `lr` as it does in a composed job.
     unresolved = OmegaConf.to_container(first, resolve=False)
     unresolved.pop("hydra", None)
     typed_first = OmegaConf.merge(OmegaConf.structured(Config), unresolved)
+    largest = task_config(first)  # the sweep's largest run: each size key at its largest value
     for key, values in axes.items():
         for value in values[1:]:
             job = [value if k == key else v[0] for k, v in axes.items()]
             (override,) = sweep_plan.parse([value])
             if _is_plain_value(override, first):
-                _check(lambda override=override: _with_value(typed_first, override), job)
+                checked = _check(lambda override=override: _with_value(typed_first, override), job)
             else:
-                _check(lambda job=job: compose(job), job)
+                checked = _check(lambda job=job: compose(job), job)
+            task = task_config(checked)
+            largest |= {k: max(largest[k], task[k]) for k in limits.SIZE_KEYS}
+    limits.check_memory(largest, [])
+    return first
 
 
 def _is_plain_value(override: Override, cfg: DictConfig) -> bool:
@@ -99,5 +129,8 @@ def _read(load, overrides: list[str]):
 
 def _check(load, overrides: list[str]) -> DictConfig:
     cfg = _read(load, overrides)
-    validate(_read(lambda: task_config(cfg), overrides), overrides)
+    task = _read(lambda: task_config(cfg), overrides)
+    validate(task, overrides)
+    limits.check_lengths(task, overrides)
+    limits.check_memory(task, overrides)
     return cfg

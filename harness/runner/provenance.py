@@ -1,20 +1,70 @@
-"""Where the code that ran came from."""
+"""Where the code that ran came from: the git commit, whether the tree had uncommitted changes (and a
+hash of them), and the versions of the libraries that compute or record a run.
+
+`code_version()` is what `resume=true` compares besides the config: a run made from a different
+commit or a different uncommitted diff is not the same computation.
+"""
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import subprocess
+from importlib import metadata
+from pathlib import Path
 
 from harness.runner.config import REPO_ROOT
+
+PACKAGES = ("numpy", "mlflow", "hydra-core")
+
+
+def _git(*arguments: str, root: Path = REPO_ROOT) -> str | None:
+    try:
+        done = subprocess.run(["git", *arguments], cwd=root, capture_output=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.decode(errors="replace") if done.returncode == 0 else None
 
 
 @functools.cache
 def git_commit() -> str:
     """`git rev-parse HEAD` of the harness's repository, or `unknown` (no git, no commit yet)."""
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10
-        )
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return done.stdout.strip() if done.returncode == 0 else "unknown"
+    return (_git("rev-parse", "HEAD") or "").strip() or "unknown"
+
+
+@functools.cache
+def diff_hash(root: Path = REPO_ROOT) -> str:
+    """sha256 (16 hex) of the uncommitted changes (tracked diff and untracked files); "" if clean."""
+    diff = _git("diff", "HEAD", "--binary", root=root)
+    untracked = (_git("ls-files", "--others", "--exclude-standard", "-z", root=root) or "").split("\0")
+    if diff is None or (not diff and not any(untracked)):
+        return ""
+    digest = hashlib.sha256(diff.encode())
+    for name in sorted(filter(None, untracked)):
+        digest.update(name.encode())
+        try:
+            digest.update((root / name).read_bytes())
+        except OSError:
+            continue
+    return digest.hexdigest()[:16]
+
+
+def code_version() -> str:
+    """`<commit>` for a clean tree, `<commit>+<diff hash>` for a dirty one."""
+    return f"{git_commit()}+{diff_hash()}" if diff_hash() else git_commit()
+
+
+@functools.cache
+def provenance_tags() -> dict[str, str]:
+    """The tags every run carries about its code: commit, dirty flag, diff hash, library versions."""
+    tags = {
+        "git_dirty": str(bool(diff_hash())).lower(),
+        "git_diff_hash": diff_hash(),
+        "code_version": code_version(),
+    }
+    for package in PACKAGES:
+        try:
+            tags[f"version.{package}"] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            tags[f"version.{package}"] = "unknown"
+    return tags

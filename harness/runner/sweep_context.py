@@ -9,19 +9,20 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from harness.runner.provenance import git_commit
+from harness.runner.provenance import git_commit, provenance_tags
+from harness.runner.stale import process_tag
+from harness.runner.sweep_id import current_sweep_id, new_sweep_id
 from harness.tracking import Tags, has_credentials, resolve_tracking_uri
 
-FILE_NAME = "mlflow_sweep.json"
+__all__ = ["SweepContext", "current_sweep_id", "new_sweep_id"]
 
 
-def new_sweep_id() -> str:
-    """`20261126-051003-3f2a`: when it started, and 4 random hex digits."""
-    return f"{time.strftime('%Y%m%d-%H%M%S')}-{os.urandom(2).hex()}"
+def file_name(sweep_id: str) -> str:
+    """Named by the sweep, so that sweeps sharing a folder (`hydra.sweep.dir=...`) keep their own."""
+    return f"mlflow_sweep-{sweep_id}.json"
 
 
 @dataclass
@@ -43,18 +44,21 @@ class SweepContext:
             Tags.SWEPT_KEYS: json.dumps(self.swept_keys),
             Tags.OVERRIDES: " ".join(overrides),
             Tags.GIT_COMMIT: git_commit(),
+            Tags.PROCESS: process_tag(),
+            **provenance_tags(),
         }
 
     def write(self, sweep_dir: str | os.PathLike) -> Path:
         data = asdict(self)
         if self.tracking_uri and has_credentials(self.tracking_uri):
             data["tracking_uri"] = None
-        path = Path(sweep_dir) / FILE_NAME
+        path = Path(sweep_dir) / file_name(self.sweep_id)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(data, indent=2))
         return path
 
     @classmethod
-    def read(cls, sweep_dir: str | os.PathLike) -> SweepContext | None:
-        path = Path(sweep_dir) / FILE_NAME
+    def read(cls, sweep_dir: str | os.PathLike, sweep_id: str | None = None) -> SweepContext | None:
+        """The context of sweep `sweep_id` (this process's sweep by default), None if not written."""
+        path = Path(sweep_dir) / file_name(sweep_id or current_sweep_id())
         return cls(**json.loads(path.read_text())) if path.exists() else None

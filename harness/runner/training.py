@@ -1,16 +1,17 @@
 """Train the MLP a config describes and say what happened. Knows nothing of MLflow or Hydra's runtime.
 
-One numpy Generator seeded with `seed` draws the initial parameters, then every training input at
-once (`steps x batch_size`, uniform on [-1, 1]); each step builds the engine's graph for
-`Mean(Square(mlp(x) - y))`, runs backward and the optimizer. A non-finite loss stops training at
-once. The evaluation uses the seed post's plot grid: 200 points from -1 in steps of 0.01.
+One numpy Generator seeded with `seed` draws the initial parameters, then the training inputs
+(uniform on [-1, 1]), a chunk of steps at a time; each step builds the engine's graph for
+`Mean(Square(mlp(x) - y))`, runs backward and the optimizer. A loss that is not finite, or past
+`divergence_factor` times the first loss, stops training at once. The evaluation uses the seed
+post's plot grid: 200 points from -1 in steps of 0.01.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,7 @@ from harness.runner.targets import TARGETS
 EVAL_X = (np.arange(200) / 100.0 - 1.0).reshape(-1, 1)  # the seed's x_test_vals
 FINAL_WINDOW = 100  # final_loss is the mean of the last this-many steps
 PROGRESS_EVERY = 100  # steps between calls of `on_progress`
+INPUT_CHUNK = 2**20  # training inputs drawn at a time (8 MB)
 
 ProgressCallback = Callable[[int, np.ndarray], None]
 
@@ -67,6 +69,23 @@ def build_optimizer(task: dict[str, Any], parameters):
     return instantiate(task["optimizer"])(parameters)
 
 
+def draw_inputs(rng: np.random.Generator, steps: int, batch_size: int) -> Iterator[np.ndarray]:
+    """Each step's batch `[batch_size, 1]`, uniform on [-1, 1], drawn INPUT_CHUNK values at a time: the
+    same numbers as one `(steps, batch_size, 1)` draw, without holding them all (1e9 steps: 8 GB)."""
+    chunk_steps = max(1, INPUT_CHUNK // batch_size)
+    for start in range(0, steps, chunk_steps):
+        yield from rng.uniform(-1.0, 1.0, size=(min(chunk_steps, steps - start), batch_size, 1))
+
+
+def divergence(loss: float, first: float | None, factor: float) -> str | None:
+    """Why `loss` means the run diverged (not finite, or past `factor` x the first loss), else None."""
+    if not math.isfinite(loss):
+        return f"loss is {loss}"
+    if first is not None and loss > factor * max(first, np.finfo(float).tiny):
+        return f"loss {loss:.3g} > divergence_factor {factor:g} x first loss {first:.3g}"
+    return None
+
+
 def train(task: dict[str, Any], on_progress: ProgressCallback | None = None) -> TrainResult:
     """Train as `task` (a resolved config as plain data) says; `on_progress(step, losses_so_far)` is
     called every PROGRESS_EVERY steps and at the end."""
@@ -75,24 +94,35 @@ def train(task: dict[str, Any], on_progress: ProgressCallback | None = None) -> 
     optimizer = build_optimizer(task, model.parameters())
     target = TARGETS[task["target"]["name"]]
     steps = task["steps"]
-    xs = rng.uniform(-1.0, 1.0, size=(steps, task["batch_size"], 1))
-    ys = target(xs)
+    inputs = draw_inputs(rng, steps, task["batch_size"])
     losses = np.empty(steps)
     failure_step = failure_reason = loss = None
+    waited = 0.0  # seconds inside on_progress (e.g. blocked on a store): not training time
+
+    def report(step: int, so_far: np.ndarray) -> None:
+        nonlocal waited
+        if on_progress is not None:
+            called = time.perf_counter()
+            on_progress(step, so_far)
+            waited += time.perf_counter() - called
+
     started = time.perf_counter()
     with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected and reported below
         for step in range(steps):
-            loss = Mean(Square(model(Variable(xs[step])) - Constant(ys[step])))
+            x = next(inputs)
+            loss = Mean(Square(model(Variable(x)) - Constant(target(x))))
             value = loss.item()
-            if not math.isfinite(value):
-                failure_step, failure_reason = step, f"loss is {value}"
+            if (
+                reason := divergence(value, losses[0] if step else None, task["divergence_factor"])
+            ) is not None:
+                failure_step, failure_reason = step, reason
                 break
             losses[step] = value
             loss.backward()
             optimizer.step()
-            if on_progress is not None and step % PROGRESS_EVERY == PROGRESS_EVERY - 1:
-                on_progress(step, losses[: step + 1])
-    train_seconds = time.perf_counter() - started
+            if step % PROGRESS_EVERY == PROGRESS_EVERY - 1:
+                report(step, losses[: step + 1])
+    train_seconds = time.perf_counter() - started - waited
     done = steps if failure_step is None else failure_step
     if on_progress is not None:
         on_progress(done - 1, losses[:done])

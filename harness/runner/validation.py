@@ -22,6 +22,7 @@ from omegaconf.errors import (
 from engine.nn import INITS
 from harness.runner.config import CONF_DIR, Config, flatten
 from harness.runner.targets import TARGETS
+from harness.tracking.redact import has_credentials, scrub_text
 
 
 class ConfigError(ValueError):
@@ -71,13 +72,24 @@ RULES = {
         Rule("steps", "an integer >= 1", lambda v: v >= 1),
         Rule("batch_size", "an integer >= 1", lambda v: v >= 1),
         Rule("seed", "an integer >= 0", lambda v: v >= 0),
+        Rule(
+            "divergence_factor",
+            "a number > 1 (inf: no bound)",
+            lambda v: isinstance(v, int | float) and not isinstance(v, bool) and v > 1,
+        ),
         Rule("optimizer.eps", "a number > 0", _positive),
         Rule("optimizer.momentum", "a number in [0, 1)", _fraction),
         _choice("init.name", INITS),
         _choice("target.name", TARGETS),
-        Rule("experiment", "a non-empty name", lambda v: bool(str(v).strip())),
+        Rule(
+            "experiment",
+            "a non-empty name with no password or token in it (it is stored in clear)",
+            lambda v: bool(str(v).strip()) and not has_credentials(str(v)),
+        ),
         Rule("resume", "true or false", lambda v: isinstance(v, bool)),
         Rule("report", "true or false", lambda v: isinstance(v, bool)),
+        Rule("store_timeout", "a number of seconds > 0", _positive),
+        Rule("store_patience", "a number of seconds >= 0", _non_negative),
         Rule("log_every_n_steps", "an integer >= 1", lambda v: v >= 1),
         Rule("register", "true or false", lambda v: isinstance(v, bool)),
         Rule(
@@ -95,7 +107,7 @@ KNOWN_KEYS = sorted(set(flatten(OmegaConf.to_container(OmegaConf.structured(Conf
 def refusal(key: str, shown_value: str, reason: str | None = None) -> str:
     rule = RULES.get(key)
     why = reason or (f"{key} must be {rule.allowed}" if rule else f"{key} is not allowed")
-    return f"{key}={shown_value} is not allowed: {why}"
+    return f"{key}={scrub_text(str(shown_value))} is not allowed: {why}"
 
 
 def _optimizer_settings() -> str:
@@ -154,7 +166,12 @@ def explain_hydra_error(error: Exception, overrides: list[str]) -> str:
     if isinstance(cause, OmegaConfBaseException) and full_key:
         return refusal(full_key, typed_value(full_key, overrides, getattr(cause, "value", "?")))
     if isinstance(error, OverrideParseException):
-        return f"could not read the command line: {first_line(str(error))}"
+        line = first_line(str(error))
+        if line.startswith("LexerNoViableAltException: "):  # a character Hydra's grammar does not take
+            override = line.partition(": ")[2]
+            key, _, value = override.partition("=")
+            return f"could not read {override}: quote a value with such characters, e.g. '{key}=\"{value}\"'"
+        return f"could not read the command line: {line}"
     return first_line(str(error))
 
 

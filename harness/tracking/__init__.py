@@ -3,8 +3,9 @@
 Outside this package, import from `harness.tracking` only.
 """
 
-from harness.tracking.access import StoreAccessError, check_access
-from harness.tracking.gateway import INTERRUPTED, LossStream, Tracker, open_store
+from harness.tracking.access import DEFAULT_STORE_TIMEOUT, bound_http_requests, check_access
+from harness.tracking.faults import NOT_AUTHENTICATED, StoreAccessError, explain
+from harness.tracking.gateway import INTERRUPTED, TERMINATED, LossStream, Tracker, open_store
 from harness.tracking.redact import has_credentials, scrub, scrub_text
 from harness.tracking.store import (
     DEFAULT_EXPERIMENT,
@@ -21,6 +22,13 @@ from harness.tracking.store import (
 )
 
 __all__ = [
+    "DEFAULT_STORE_TIMEOUT",
+    "NOT_AUTHENTICATED",
+    "StoreAccessError",
+    "TERMINATED",
+    "bound_http_requests",
+    "check_access",
+    "explain",
     "DEFAULT_EXPERIMENT",
     "FAILED",
     "FINISHED",

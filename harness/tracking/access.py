@@ -1,39 +1,89 @@
-"""One round-trip to a tracking server before anything runs: may we use it? A refusal is one line.
+"""One round-trip to the store before anything runs, with a short bounded wait: may we use it?
 
-Without it, a missing or wrong password surfaces inside the first job as a 25-line MlflowException,
-after the sweep has started (on SLURM: after every job has been queued and has failed on its own).
+Without it, a tracking server that is not there makes MLflow retry every call for minutes (7 retries
+with backoff, 120 s timeouts), and a refused password surfaces inside the first job. A refusal is
+one line (harness.tracking.faults).
 """
 
 from __future__ import annotations
 
-from mlflow.exceptions import MlflowException
+import logging
+import os
+import time
+from contextlib import contextmanager
 
+from harness.tracking.faults import DeletedExperiment, StoreAccessError, explain
 from harness.tracking.gateway import open_store
-from harness.tracking.redact import scrub_text
 
-NOT_AUTHENTICATED = "not authenticated: set MLFLOW_TRACKING_USERNAME/PASSWORD"
+DEFAULT_STORE_TIMEOUT = 10.0  # seconds to reach the store before anything runs
+# Each HTTP call of a running sweep: a server that is gone is retried ~10 s, not ~4 minutes (MLflow's
+# defaults); a job then keeps its data in memory and tries again (harness.runner.job, `store_patience`).
+SWEEP_HTTP_SETTINGS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
+}
 
 
-class StoreAccessError(RuntimeError):
-    """The tracking server refused us; the message is one line that says what to set."""
+def bound_http_requests() -> None:
+    """Bound MLflow's HTTP retries for this process and the jobs it starts (a user's settings win)."""
+    for variable, value in SWEEP_HTTP_SETTINGS.items():
+        os.environ.setdefault(variable, value)
 
 
-def check_access(tracking_uri: str) -> None:
-    """Raise StoreAccessError if the server at `tracking_uri` refuses a read; no-op for local stores."""
-    if not tracking_uri.startswith(("http://", "https://")):
-        return
+@contextmanager
+def _one_try(seconds: float):
+    """MLflow's HTTP calls inside the block: no retry, at most `seconds` each."""
+    settings = {
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": str(max(1, int(seconds))),
+    }
+    saved = {variable: os.environ.get(variable) for variable in settings}
+    os.environ.update(settings)
     try:
-        open_store(tracking_uri).client.search_experiments(max_results=1)
-    except MlflowException as error:
-        raise StoreAccessError(refusal(error, tracking_uri)) from None
+        yield
+    finally:
+        for variable, value in saved.items():
+            if value is None:
+                os.environ.pop(variable, None)
+            else:
+                os.environ[variable] = value
 
 
-def refusal(error: MlflowException, tracking_uri: str) -> str:
-    where = scrub_text(tracking_uri)
-    status = error.get_http_status_code()
-    if status == 401:
-        return f"{NOT_AUTHENTICATED} ({where} answered 401)"
-    if status == 403:
-        return f"not allowed: the user in MLFLOW_TRACKING_USERNAME may not read {where} (403)"
-    first_line = str(error.message).strip().splitlines()[0] if str(error.message).strip() else ""
-    return f"cannot use the tracking server {where}: {scrub_text(first_line)[:300]}"
+_DB_LOGGER = "mlflow.store.db.utils"  # logs every failed SQL statement with its traceback (ERROR)
+
+
+@contextmanager
+def _quiet(name: str):
+    """The logger `name` silent for the block: the failure is explained in one line instead."""
+    logger = logging.getLogger(name)
+    previous, logger.disabled = logger.disabled, True
+    try:
+        yield
+    finally:
+        logger.disabled = previous
+
+
+def check_access(
+    tracking_uri: str, timeout: float = DEFAULT_STORE_TIMEOUT, experiment: str | None = None
+) -> str | None:
+    """Reach the store within `timeout` seconds, or raise StoreAccessError (one line).
+
+    With `experiment`, also make sure it exists (created if missing) and is not deleted; its id.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with _one_try(deadline - time.monotonic()), _quiet(_DB_LOGGER):
+                tracker = open_store(tracking_uri)
+                tracker.client.search_experiments(max_results=1)
+                return tracker.experiment_id(experiment) if experiment is not None else None
+        except DeletedExperiment:
+            raise
+        except Exception as error:  # MLflow, SQLAlchemy, OSError: each becomes one line
+            line = explain(error, tracking_uri)
+            unreachable = line.startswith("cannot reach")
+            if not unreachable or time.monotonic() >= deadline:
+                waited = f" (waited {timeout:g} s: store_timeout=SECONDS)" if unreachable else ""
+                raise StoreAccessError(line + waited) from None
+        time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))

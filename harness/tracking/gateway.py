@@ -9,6 +9,7 @@ values. Every param and tag is scrubbed of credentials here, on its way out.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import tempfile
 import time
@@ -26,6 +27,7 @@ from mlflow.entities import Metric, Param, Run, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from harness.tracking.faults import deleted_experiment, explain
 from harness.tracking.guards import exclusive_lock, interrupts_held
 from harness.tracking.redact import has_credentials, scrub
 from harness.tracking.store import (
@@ -34,9 +36,12 @@ from harness.tracking.store import (
     KILLED,
     MODEL_TRAINING,
     Tags,
+    reused_in_filter,
     sqlite_path,
     sweep_jobs_filter,
 )
+
+log = logging.getLogger("harness")
 
 BATCH_LIMIT = 1000  # metrics per log_batch request (MLflow's limit)
 PARAM_BATCH_LIMIT = 100  # params, and tags, per log_batch request
@@ -44,6 +49,7 @@ READ_THREADS = 8  # artifacts fetched side by side from a server
 FLUSH_SECONDS = 2.0  # a running job's loss curve reaches the store at least this often
 
 INTERRUPTED = "interrupted (Ctrl-C)"  # failure_reason of a run stopped by Ctrl-C
+TERMINATED = "terminated (SIGTERM)"  # ... by SIGTERM (timeout, a SLURM time limit, a container stop)
 # failure_reason of a job run its own process could not end, by the status the sweep ends with
 STOPPED_FROM_OUTSIDE = {KILLED: INTERRUPTED, FAILED: "its process ended before the job could end the run"}
 
@@ -59,7 +65,7 @@ def _chunks(items: list, size: int):
 
 class Tracker:
     def __init__(self, tracking_uri: str):
-        self.uri = tracking_uri
+        self.tracking_uri = self.uri = tracking_uri
         if has_credentials(tracking_uri):  # MLflow would print each run's link, credentials and all
             os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
         self.tracking_uri = tracking_uri
@@ -76,9 +82,11 @@ class Tracker:
 
     def experiment_id(self, name: str) -> str:
         """The experiment's id, created if missing, tagged as model training (so that the UI opens on
-        runs, not on MLflow 3's GenAI pages)."""
+        runs, not on MLflow 3's GenAI pages); StoreAccessError if it is deleted."""
         experiment = self.client.get_experiment_by_name(name)
         if experiment is not None:
+            if experiment.lifecycle_stage == "deleted":
+                raise deleted_experiment(name, experiment.experiment_id, self.tracking_uri)
             if Tags.EXPERIMENT_KIND not in experiment.tags:
                 self.client.set_experiment_tag(experiment.experiment_id, Tags.EXPERIMENT_KIND, MODEL_TRAINING)
             return experiment.experiment_id
@@ -207,28 +215,51 @@ class Tracker:
             self.set_tags(run_id, tags)
         self.client.set_terminated(run_id, status=status)
 
-    def find_finished(self, experiment_id: str, config_hash: str) -> str | None:
-        """The id of a FINISHED run with this config hash, if the experiment has one."""
+    def find_finished(self, experiment_id: str, config_hash: str, code_version: str) -> str | None:
+        """The id of a FINISHED job run with this config hash and code version, if the experiment has one."""
         runs = self.client.search_runs(
             [experiment_id],
-            filter_string=f"tags.{Tags.CONFIG_HASH} = '{config_hash}' and attributes.status = '{FINISHED}'",
+            filter_string=f"tags.{Tags.CONFIG_HASH} = '{config_hash}' and attributes.status = '{FINISHED}'"
+            f" and tags.{Tags.CODE_VERSION} = '{code_version}' and tags.{Tags.ROLE} = '{Tags.ROLE_JOB}'",
             max_results=1,
         )
         return runs[0].info.run_id if runs else None
 
-    def end_running_jobs(self, experiment_id: str, sweep_id: str, status: str) -> int:
+    def reuse(self, run_id: str, sweep_id: str, parent_run_id: str) -> None:
+        """Count the FINISHED run `run_id` in sweep `sweep_id` too (a resumed sweep skipped its job)."""
+        self.set_tags(run_id, {f"{Tags.REUSED_IN}.{sweep_id}": parent_run_id})
+
+    def sweep_job_runs(self, experiment_id: str, sweep_id: str) -> list[Run]:
+        """The sweep's job runs: its own and the earlier ones it reused (`resume=true`)."""
+        own = self._sweep_jobs(experiment_id, sweep_id)
+        reused = self.client.search_runs([experiment_id], reused_in_filter(sweep_id), max_results=50000)
+        ids = {run.info.run_id for run in own}
+        return own + [run for run in reused if run.info.run_id not in ids]
+
+    def end_running_jobs(
+        self, experiment_id: str, sweep_id: str, status: str, reason: str | None = None
+    ) -> int:
         """End the sweep's job runs still RUNNING (their process was stopped before it could); how many."""
         runs = self._sweep_jobs(experiment_id, sweep_id, " and attributes.status = 'RUNNING'")
+        reason = reason or STOPPED_FROM_OUTSIDE[status]
         for run in runs:
-            history = self.client.get_metric_history(run.info.run_id, "loss")
-            logged = max((point.step + 1 for point in history), default=0)  # points may be window means
-            reason = STOPPED_FROM_OUTSIDE[status]
-            self.end(run.info.run_id, status, {Tags.FAILURE_STEP: logged, Tags.FAILURE_REASON: reason})
+            self.end_keeping_curve(run, status, reason)
         return len(runs)
+
+    def end_keeping_curve(self, run: Run, status: str, reason: str) -> None:
+        """End a run its own process could not end; its failure step is where its stored curve ends."""
+        history = self.client.get_metric_history(run.info.run_id, "loss")
+        logged = max((point.step + 1 for point in history), default=0)  # points may be window means
+        self.end(run.info.run_id, status, {Tags.FAILURE_STEP: logged, Tags.FAILURE_REASON: reason})
+
+    def running_runs(self, experiment_id: str) -> list[Run]:
+        return self.client.search_runs(
+            [experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=50000
+        )
 
     def job_statuses(self, experiment_id: str, sweep_id: str) -> Counter[str]:
         """How many of a sweep's job runs ended (or are) in each status."""
-        return Counter(run.info.status for run in self._sweep_jobs(experiment_id, sweep_id))
+        return Counter(run.info.status for run in self.sweep_job_runs(experiment_id, sweep_id))
 
     def _sweep_jobs(self, experiment_id: str, sweep_id: str, condition: str = "") -> list:
         return self.client.search_runs(
@@ -258,6 +289,7 @@ class LossStream:
         self, tracker: Tracker, run_id: str, key: str = "loss", every: int = 1, params: dict | None = None
     ):
         self.client, self.run_id, self.key, self.every = tracker.client, run_id, key, max(1, int(every))
+        self.tracker, self.store_error = tracker, False
         self.params = [Param(name, str(value)) for name, value in scrub(params or {}).items()]
         self.losses: np.ndarray = np.empty(0)
         self.sent = 0  # steps covered by the points sent so far
@@ -265,10 +297,21 @@ class LossStream:
         LossStream._live.add(self)
 
     def update(self, losses: np.ndarray) -> None:
-        """`losses` holds every value so far (step i at index i)."""
+        """`losses` holds every value so far (step i at index i). A store that does not answer does
+        not stop training: what is unsent stays in `losses` and goes with a later flush."""
         self.losses = losses
-        if time.monotonic() - self.last_flush >= FLUSH_SECONDS * len(LossStream._live):
+        if time.monotonic() - self.last_flush < FLUSH_SECONDS * len(LossStream._live):
+            return
+        try:
             self.flush()
+        except Exception as error:  # the job's final flush retries, with its patience, and raises
+            self.last_flush = time.monotonic()
+            if not self.store_error:
+                log.warning(
+                    "store not answering (%s): the loss curve is kept to send later",
+                    explain(error, self.tracker.tracking_uri),
+                )
+            self.store_error = True
 
     def _points(self, final: bool) -> list[Metric]:
         """The points not sent yet: whole windows, and with `final` the last partial one too."""

@@ -10,7 +10,7 @@ _SECRET_WORD = r"pass(?:word|wd)?|secret|token|api[_-]?key|credential|authorizat
 _SECRET_NAME = re.compile(_SECRET_WORD, re.IGNORECASE)
 _URL_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
 _SECRET_ASSIGNMENT = re.compile(
-    rf"(?P<name>[\w.-]*(?:{_SECRET_WORD})[\w.-]*)(?P<sep>\s*[=:]\s*)[^\s&,;\]]+", re.IGNORECASE
+    rf"(?P<name>[\w.-]*(?:{_SECRET_WORD})[\w.-]*)(?P<sep>\s*[=:]\s*)[^\s&,;\]'\"]+", re.IGNORECASE
 )
 
 

@@ -22,6 +22,11 @@ class Tags:
     OVERRIDES = "overrides"
     CONFIG_HASH = "config_hash"
     GIT_COMMIT = "git_commit"
+    GIT_DIRTY = "git_dirty"  # "true" when the tree had uncommitted changes
+    GIT_DIFF_HASH = "git_diff_hash"  # sha256 (16 hex) of those changes, "" when clean
+    CODE_VERSION = "code_version"  # commit, or commit+diff hash: what resume=true compares
+    REUSED_IN = "reused_in"  # `reused_in.<sweep_id>`: a FINISHED run a resumed sweep counts as its own
+    PROCESS = "process"  # host:pid:start time of the process that owns the run (harness.runner.stale)
     FAILURE_STEP = "failure_step"
     FAILURE_REASON = "failure_reason"
     PARENT_RUN_ID = "mlflow.parentRunId"
@@ -34,6 +39,9 @@ class Tags:
 
 MODEL_TRAINING = "custom_model_development"  # the UI's value of EXPERIMENT_KIND for model training
 UI_ADDRESS = "http://127.0.0.1:5000"  # where `mlflow ui` serves by default
+def reused_in_filter(sweep_id: str) -> str:
+    """The MLflow search filter for the earlier runs a resumed sweep reused (`resume=true`)."""
+    return f"tags.`{Tags.REUSED_IN}.{sweep_id}` != ''"
 
 
 def sweep_jobs_filter(sweep_id: str) -> str:

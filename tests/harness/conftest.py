@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -172,3 +176,58 @@ def empty_store(tmp_path_factory) -> Path:
 def store_dir(tmp_path, empty_store) -> Path:
     shutil.copy(empty_store, tmp_path / "mlflow.db")
     return tmp_path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class MlflowServer:
+    """A real `mlflow server` on 127.0.0.1, sqlite behind it, that a test may stop and start again
+    (same port, same database)."""
+
+    def __init__(self, directory: Path, port: int | None = None):
+        self.directory, self.port = directory, port or free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, seconds: float = 240) -> MlflowServer:
+        # No job-execution workers (6 huey processes): the tests need the tracking API only.
+        env = {
+            **os.environ,
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+            "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+        }
+        env.pop("MLFLOW_TRACKING_URI", None)
+        command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri",
+                   f"sqlite:///{self.directory}/server.db", "--host", "127.0.0.1", "--port", str(self.port),
+                   "--workers", "1"]  # fmt: skip
+        self.process = subprocess.Popen(
+            command, cwd=self.directory, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, "mlflow server exited"
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=2) as response:
+                    if response.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.5)
+        raise AssertionError(f"mlflow server not healthy after {seconds} s")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, sig)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()

@@ -42,7 +42,7 @@ def test_a_job_is_one_finished_run_named_by_its_overrides(job_config, stored, st
 
 
 def test_a_diverging_job_ends_failed_with_its_step_and_returns_normally(job_config, stored, store_dir):
-    run_job(job_config("steps=200", "optimizer=sgd", "lr=100", "report=false"))
+    run_job(job_config("steps=200", "optimizer=sgd", "lr=100", "divergence_factor=inf", "report=false"))
     (run,) = stored(f"sqlite:///{store_dir / 'mlflow.db'}").children()
     assert run.info.status == FAILED
     assert int(run.data.tags[Tags.FAILURE_STEP]) < 200 and "loss is" in run.data.tags[Tags.FAILURE_REASON]

@@ -3,17 +3,10 @@ real `mlflow server` reached over HTTP."""
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-
 import pytest
 
 from harness.tracking import Tags
+from tests.harness.conftest import MlflowServer
 
 pytestmark = pytest.mark.slow
 
@@ -59,62 +52,14 @@ def test_a_named_sweep_runs_by_name_and_the_command_line_narrows_it(run_harness,
     assert parent.data.tags[Tags.OVERRIDES] == "sweeps=optimizers seed=0 steps=30 report=false"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def mlflow_server(tmp_path_factory):
     """A real `mlflow server` on 127.0.0.1 at a free port, sqlite behind it, stopped after the tests."""
-    directory = tmp_path_factory.mktemp("server")
-    port = _free_port()
-    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mlflow",
-            "server",
-            "--backend-store-uri",
-            f"sqlite:///{directory}/server.db",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-        ],
-        cwd=directory,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    server = MlflowServer(tmp_path_factory.mktemp("server"))
     try:
-        _wait_healthy(f"http://127.0.0.1:{port}/health", server, seconds=90)
-        yield port
+        yield server.start().port
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-
-
-def _wait_healthy(url: str, server: subprocess.Popen, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        assert server.poll() is None, "mlflow server exited"
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise AssertionError(f"mlflow server not healthy after {seconds} s")
+        server.stop()
 
 
 @pytest.fixture(scope="module")

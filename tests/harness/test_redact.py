@@ -15,6 +15,8 @@ from harness.tracking.redact import MASK, has_credentials, scrub, scrub_text
         ("https://host/api?token=abc123&page=2", f"https://host/api?token={MASK}&page=2"),
         ("MLFLOW_TRACKING_PASSWORD=hunter2 lr=0.1", f"MLFLOW_TRACKING_PASSWORD={MASK} lr=0.1"),
         ("api_key: xyz", f"api_key: {MASK}"),
+        ("experiment='run password=hunter2'", f"experiment='run password={MASK}'"),  # the quote kept
+        ('name="token: abc" lr=1', f'name="token: {MASK}" lr=1'),
     ],
 )
 def test_credentials_in_text_are_masked(text, expected):

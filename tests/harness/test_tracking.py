@@ -163,15 +163,18 @@ def test_params_and_tags_are_scrubbed_on_the_way_out(tracker):
     assert run.data.params["lr"] == "0.1"
 
 
-def test_finished_runs_are_found_by_config_hash(tracker):
+def test_finished_job_runs_are_found_by_config_hash_and_code_version(tracker):
     experiment = tracker.experiment_id("exp")
-    finished = tracker.start_run(experiment, "a", {Tags.CONFIG_HASH: "abc"})
+    job = {Tags.ROLE: Tags.ROLE_JOB}
+    finished = tracker.start_run(experiment, "a", job | {Tags.CONFIG_HASH: "abc", Tags.CODE_VERSION: "c1"})
     tracker.end(finished, FINISHED)
-    failed = tracker.start_run(experiment, "b", {Tags.CONFIG_HASH: "def"})
+    failed = tracker.start_run(experiment, "b", job | {Tags.CONFIG_HASH: "def", Tags.CODE_VERSION: "c1"})
     tracker.end(failed, FAILED)
-    assert tracker.find_finished(experiment, "abc") == finished
-    assert tracker.find_finished(experiment, "def") is None
-    assert tracker.find_finished(experiment, "zzz") is None
+    assert tracker.find_finished(experiment, "abc", "c1") == finished
+    # the same config from an edited tree (commit+diff hash) would compute differently: not the same run
+    assert tracker.find_finished(experiment, "abc", "c1+0123456789abcdef") is None
+    assert tracker.find_finished(experiment, "def", "c1") is None
+    assert tracker.find_finished(experiment, "zzz", "c1") is None
 
 
 def test_ctrl_c_during_a_batch_waits_until_the_batch_is_stored():

@@ -50,12 +50,22 @@ def test_the_default_experiment_fits_the_seed_target(task):
 
 @pytest.mark.parametrize("overrides", [("optimizer=sgd",), ("betas=[0.9,0.999]",)])
 def test_a_non_finite_loss_stops_training_at_once(task, overrides):
-    result = train(task("steps=500", *overrides))
+    result = train(task("steps=500", "divergence_factor=inf", *overrides))
     assert result.diverged
     assert result.failure_reason in {"loss is nan", "loss is inf"}
     assert len(result.losses) == result.failure_step < 10
     assert np.all(np.isfinite(result.losses))
     assert result.eval_pred is None and result.parameters == {}
+
+
+def test_a_loss_past_the_divergence_bound_stops_training_at_that_step(task):
+    # The seed's AdamW variant with b1 != b2: loss 9.2e5 at step 0, 9.6e31 at step 1, then ~1e20 for
+    # thousands of steps, never NaN.
+    result = train(task("betas=[0.9,0.99]", "steps=3000"))
+    assert result.failure_step == 1 and len(result.losses) == 1
+    assert result.failure_reason == "loss 9.63e+31 > divergence_factor 1e+06 x first loss 9.23e+05"
+    unbounded = train(task("betas=[0.9,0.99]", "steps=50", "divergence_factor=inf"))
+    assert not unbounded.diverged and unbounded.losses.max() > 1e31
 
 
 def test_progress_is_reported_every_hundred_steps_and_at_the_end(task):

@@ -1,0 +1,91 @@
+"""SIGTERM handled like Ctrl-C, and no worker process left behind.
+
+SIGTERM is what `timeout`, SLURM's time limit, `scancel` and a container stop send. In the launching
+process and in every job it raises `Terminated` (a KeyboardInterrupt), so that the job running ends
+its run KILLED with its step and the sweep ends KILLED, as on Ctrl-C. On the way out the launching
+process stops its child processes (joblib's loky workers, submitit's): SIGTERM, a grace period for
+them to end their own runs, then SIGKILL; `kill -9` on a worker cannot be caught (harness.runner.stale).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+
+import psutil
+
+GRACE_SECONDS = 15.0  # for child processes to end their runs after SIGTERM
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived; handled as Ctrl-C is."""
+
+
+_terminated = threading.Event()
+
+
+def _raise_terminated(signum, frame):
+    _terminated.set()
+    raise Terminated()
+
+
+def refuse_if_terminated() -> None:
+    """A worker that got SIGTERM starts no other job (its pool may hand it the next one meanwhile)."""
+    if _terminated.is_set():
+        raise Terminated()
+
+
+def _stop_children_then_raise(signum, frame):
+    # Before raising: joblib answers an interrupt by killing its workers at once (SIGKILL), which
+    # would leave their runs without their last steps.
+    _terminated.set()
+    with no_interruptions():
+        stop_children(terminated=True)
+    raise Terminated()
+
+
+def raise_on_sigterm(launcher: bool = False) -> None:
+    """From now on SIGTERM raises Terminated in this process's main thread; in the `launcher`, after
+    its child processes were stopped. A handler already set (the launcher's) is kept."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if launcher:
+        signal.signal(signal.SIGTERM, _stop_children_then_raise)
+    elif signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+        signal.signal(signal.SIGTERM, _raise_terminated)
+
+
+@contextlib.contextmanager
+def no_interruptions():
+    """Ctrl-C and SIGTERM ignored for the block: a stopping job ends its run whole."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def stop_children(terminated: bool, grace: float = GRACE_SECONDS) -> int:
+    """Stop every process this one started: SIGTERM first if `terminated` (on Ctrl-C the terminal
+    signalled them already), `grace` seconds to end, then SIGKILL. How many were still alive."""
+    try:
+        children = psutil.Process().children(recursive=True)
+    except psutil.Error:
+        return 0
+    if not children:
+        return 0
+    if terminated:
+        for child in children:
+            with contextlib.suppress(psutil.Error):
+                child.terminate()
+    _, alive = psutil.wait_procs(children, timeout=grace)
+    for child in alive:
+        with contextlib.suppress(psutil.Error):
+            child.kill()
+    psutil.wait_procs(alive, timeout=5)
+    return len(children)

@@ -1,0 +1,57 @@
+"""Close runs left RUNNING by a process that could not end them (`kill -9`, the OOM killer, a crash).
+
+Every run is tagged with the process that owns it (`process`: host, pid and the process's start
+time, so a reused pid is not mistaken for it). Each command, before its first job, ends FAILED the
+RUNNING runs of its experiment whose process on this host is gone, keeping their curves, with the
+step and the reason. Runs owned by other hosts are left alone: they may be running.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+
+import psutil
+
+from harness.tracking import FAILED, Tags, Tracker
+
+log = logging.getLogger("harness")
+
+GONE_REASON = (
+    "its process ({}) ended without ending the run (kill -9, out of memory?); closed by a later command"
+)
+
+
+def process_tag(pid: int | None = None) -> str:
+    """`host:pid:start time` of process `pid` (this one by default)."""
+    process = psutil.Process(pid)
+    return f"{socket.gethostname()}:{process.pid}:{process.create_time():.2f}"
+
+
+def is_gone(tag: str) -> bool:
+    """True if the process `tag` names ran on this host and is not running any more."""
+    host, _, rest = tag.partition(":")
+    pid, _, started = rest.partition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        return f"{psutil.Process(int(pid)).create_time():.2f}" != started
+    except psutil.NoSuchProcess:
+        return True
+    except psutil.Error:
+        return False
+
+
+def close_stale_runs(tracker: Tracker, experiment_id: str) -> int:
+    """End FAILED the experiment's RUNNING runs whose process is gone; how many."""
+    stale = [
+        run for run in tracker.running_runs(experiment_id) if is_gone(run.data.tags.get(Tags.PROCESS, ""))
+    ]
+    for run in stale:
+        tracker.end_keeping_curve(run, FAILED, GONE_REASON.format(run.data.tags[Tags.PROCESS]))
+    if stale:
+        log.warning(
+            "closed %d run(s) left RUNNING by a process that is gone: %s",
+            len(stale), ", ".join(run.info.run_id for run in stale),
+        )  # fmt: skip
+    return len(stale)
