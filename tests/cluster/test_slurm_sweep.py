@@ -93,7 +93,8 @@ def test_each_job_is_one_array_task_and_its_own_finished_child_run(
     for run in children:
         assert run.info.status == "FINISHED"
         # `loss` is logged as window means every log_every_n_steps (10), at each window's last step
-        assert [m.step for m in client.get_metric_history(run.info.run_id, "loss")] == list(range(9, STEPS, 10))
+        history = client.get_metric_history(run.info.run_id, "loss")
+        assert [m.step for m in history] == list(range(9, STEPS, 10))
 
 
 def test_the_sweep_ends_with_its_report(slurm_sweep):
