@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hydra import version as hydra_version
 from hydra.core.plugins import Plugins
 from hydra.plugins.launcher import Launcher
 from hydra.test_utils.launcher_common_tests import IntegrationTestSuite, LauncherTestSuite
@@ -20,6 +21,13 @@ from hydra_plugins.hydra_vectorized_launcher import batch_point, vectorizable
 from hydra_plugins.hydra_vectorized_launcher._core import ComposedOnce, split
 from hydra_plugins.hydra_vectorized_launcher.rendezvous import Coordinator
 from hydra_plugins.hydra_vectorized_launcher.vectorized_launcher import VectorizedLauncher
+
+
+@pytest.fixture(autouse=True)
+def hydra_version_base_as_in_a_fresh_process(monkeypatch):
+    """Hydra's suites expect its default version base (jobs change into their folders); an earlier
+    test's `initialize_config_dir(version_base="1.3")` leaves "1.3" set in this process."""
+    monkeypatch.setattr(hydra_version.VersionBase.instance(), "version_base", hydra_version._UNSPECIFIED_)
 
 
 def test_the_launcher_is_discovered_by_hydra():
