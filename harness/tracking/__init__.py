@@ -17,6 +17,7 @@ from harness.tracking.store import (
     resolve_tracking_uri,
     runs_table_url,
     sqlite_path,
+    reused_in_filter,
     sweep_jobs_filter,
     where_to_look,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "scrub",
     "scrub_text",
     "sqlite_path",
+    "reused_in_filter",
     "sweep_jobs_filter",
     "where_to_look",
 ]
