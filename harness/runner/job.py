@@ -10,6 +10,7 @@ import gc
 import logging
 import tempfile
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,8 @@ def run_job(cfg: DictConfig) -> str | None:
         with_patience(lambda: record(tracker, run_id, task, result, name, stream), patience, tracking_uri)
     except BaseException as error:
         progress.close()
+        # Hydra keeps the exception until the sweep ends: free the training's arrays its frames hold
+        traceback.clear_frames(error.__traceback__)
         end_stopped_run(tracker, run_id, stream, error, name)
         raise
     log_end(name, result, run_id)
