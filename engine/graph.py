@@ -6,6 +6,7 @@ changed after its forward pass (see `Parameter`).
 """
 
 import itertools
+from heapq import heappop, heappush
 from operator import attrgetter
 
 import numpy as np
@@ -131,45 +132,45 @@ class Node:
         `grad` is the upstream gradient, of this node's shape; it may be left out only for a node of
         one element (then it is 1). For a per-run loss of shape [R], `backward(np.ones(R))` gives each
         run the gradient of its own loss. Nodes may share one gradient array (both inputs of an Add get
-        the same one): read `.grad`, do not modify it in place."""
+        the same one): read `.grad`, do not modify it in place.
+
+        The nodes are visited in reverse topological order, newest first: a node is built after its
+        inputs, so every node that uses it is newer, and its gradient is complete when it is visited.
+        A heap of the nodes reached so far yields the newest, so the order costs no separate pass."""
         global _passes
+        grad = self._seed_gradient(grad)
+        _passes += 1
+        this_pass = _passes
+        self.grad_pass, self.grad = this_pass, grad
+        reached = [(-self.created, self)] if self.dependencies else []
+        while reached:
+            node = heappop(reached)[1]
+            for dep, grad in zip(node.dependencies, node.backward_step(node.grad), strict=True):
+                if dep.changed_at > node.born:
+                    raise _stale_graph(dep, node)
+                shape = dep.values.shape
+                if grad.shape != shape:
+                    grad = ops.unbroadcast(grad, shape)
+                if dep.grad_pass == this_pass:
+                    dep.grad = dep.grad + grad
+                else:
+                    dep.grad_pass, dep.grad = this_pass, grad
+                    if dep.dependencies:  # a leaf has no gradients to pass on
+                        heappush(reached, (-dep.created, dep))
+
+    def _seed_gradient(self, grad):
+        """The upstream gradient `backward` starts from: `grad` checked, or 1 for one element."""
         if grad is None:
             if self.values.size != 1:
                 raise ValueError(
                     f"backward() on {self.label()} of shape {self.shape}: only a node of one element has "
                     f"an implied gradient; pass backward(grad), an upstream gradient of shape {self.shape}"
                 )
-            grad = np.ones_like(self.values)
-        else:
-            grad = as_array(grad, self.values.dtype)
-            if grad.shape != self.shape:
-                raise ValueError(
-                    f"backward(grad): grad has shape {grad.shape}, {self.label()} has {self.shape}"
-                )
-        _passes += 1
-        this_pass = _passes
-        unbroadcast = ops.unbroadcast
-        order = self.topological_order()
-        self.grad_pass, self.grad = this_pass, grad
-        for node in reversed(order):
-            dependencies = node.dependencies
-            if not dependencies:
-                continue
-            born = node.born
-            for dep, grad in zip(dependencies, node.backward_step(node.grad), strict=True):
-                if dep.changed_at > born:
-                    raise RuntimeError(
-                        f"{dep.label()} changed (an optimizer step or an assignment) after {node.label()} "
-                        "used it: backward would mix old and new values. Call backward before changing "
-                        "parameters, or build the graph again."
-                    )
-                shape = dep.values.shape
-                if grad.shape != shape:
-                    grad = unbroadcast(grad, shape)
-                if dep.grad_pass == this_pass:
-                    dep.grad = dep.grad + grad
-                else:
-                    dep.grad_pass, dep.grad = this_pass, grad
+            return np.ones_like(self.values)
+        grad = as_array(grad, self.values.dtype)
+        if grad.shape != self.shape:
+            raise ValueError(f"backward(grad): grad has shape {grad.shape}, {self.label()} has {self.shape}")
+        return grad
 
     def label(self):
         return type(self).__name__
@@ -307,6 +308,14 @@ class Matrix(Parameter):
     def transposed(self):
         """The transpose as a differentiable node, right for every shape (unlike the seed's)."""
         return self.T
+
+
+def _stale_graph(dep, node):
+    return RuntimeError(
+        f"{dep.label()} changed (an optimizer step or an assignment) after {node.label()} used it: "
+        "backward would mix old and new values. Call backward before changing parameters, or build "
+        "the graph again."
+    )
 
 
 def _summary(array, limit=8):
