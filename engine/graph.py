@@ -15,12 +15,13 @@ DEFAULT_DTYPE = np.float64
 
 _default_rng = np.random.default_rng()
 
-# Two counters. `_changes` counts changes of parameter values: a node remembers its value when it is
-# built (`born`), a parameter the value after its last change (`changed_at`). `_passes` counts calls
-# of `backward`: a node whose `grad_pass` is the current pass already holds a gradient of this pass.
-_changes = 0
+# Two counters. `_ticks` orders events: each node takes one when it is built (`created`), each change
+# of parameter values one (`changed_at`), so a node used a parameter's current values if and only if
+# the parameter's `changed_at` is below the node's `created`. Ordering the nodes by `created` is a
+# topological order (ops are built after their inputs). `_passes` counts calls of `backward`: a node
+# whose `grad_pass` is the current pass already holds a gradient of this pass.
+_ticks = itertools.count(1)
 _passes = 0
-_creation = itertools.count()  # numbers the nodes in the order they are built
 _by_creation = attrgetter("created")
 
 
@@ -55,10 +56,9 @@ def as_node(value, like=None):
 
 def mark_changed(parameters):
     """Record that the values of `parameters` changed: graphs built before can no longer run backward."""
-    global _changes
-    _changes += 1
+    tick = next(_ticks)
     for p in parameters:
-        p.changed_at = _changes
+        p.changed_at = tick
 
 
 def _operator(op_name, reflected=False):
@@ -76,16 +76,15 @@ class Node:
     """A value in the graph: `.values` (an ndarray) and, after backward, `.grad` of the same shape.
     Subclasses that have dependencies implement `backward_step`."""
 
-    __slots__ = ("values", "grad", "dependencies", "born", "grad_pass", "created")
-    changed_at = -1  # only parameters change after they are built
+    __slots__ = ("values", "grad", "dependencies", "grad_pass", "created")
+    changed_at = 0  # only parameters change after they are built
 
     def __init__(self, values, dependencies=()):
         self.values = values
         self.grad = None
         self.dependencies = dependencies
-        self.born = _changes
         self.grad_pass = 0
-        self.created = next(_creation)
+        self.created = next(_ticks)
 
     @property
     def shape(self):
@@ -146,7 +145,7 @@ class Node:
         while reached:
             node = heappop(reached)[1]
             for dep, grad in zip(node.dependencies, node.backward_step(node.grad), strict=True):
-                if dep.changed_at > node.born:
+                if dep.changed_at > node.created:
                     raise _stale_graph(dep, node)
                 shape = dep.values.shape
                 if grad.shape != shape:
@@ -242,8 +241,7 @@ class Parameter(Leaf):
 
     def __init__(self, values, name=None, dtype=None):
         values = np.array(as_array(values, dtype))
-        self.dependencies, self.born, self.grad_pass = (), _changes, 0  # Node's, past its `values` slot
-        self.created = next(_creation)
+        self.dependencies, self.grad_pass, self.created = (), 0, next(_ticks)  # Node's, past `values`
         self.name = name
         self.changed_at = 0
         self.attach(values, np.zeros_like(values), buffer=None)
