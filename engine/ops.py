@@ -32,7 +32,8 @@ class Binary(Node):
     __slots__ = ()
 
     def __init__(self, a, b):
-        a, b = as_node(a, like=b), as_node(b, like=a)
+        if not (isinstance(a, Node) and isinstance(b, Node)):
+            a, b = as_node(a, like=b), as_node(b, like=a)
         try:
             values = self.forward(a.values, b.values)
         except ValueError:
@@ -44,7 +45,8 @@ class Unary(Node):
     __slots__ = ()
 
     def __init__(self, a):
-        a = as_node(a)
+        if not isinstance(a, Node):
+            a = as_node(a)
         super().__init__(self.forward(a.values), (a,))
 
 
@@ -153,7 +155,8 @@ class LeakyRelu(Node):
     __slots__ = ("negative_slope",)
 
     def __init__(self, a, negative_slope=0.01):
-        a = as_node(a)
+        if not isinstance(a, Node):
+            a = as_node(a)
         x = a.values
         if 0 <= negative_slope <= 1:  # then max(x, slope*x) is the same value, one NumPy call cheaper
             value = np.maximum(x, negative_slope * x)
@@ -270,8 +273,9 @@ class Affine(Node):
     __slots__ = ()
 
     def __init__(self, tensor, matrix, bias):
-        tensor, matrix = as_node(tensor), as_node(matrix)
-        bias = as_node(bias, like=matrix)  # before this node: construction order is topological
+        if not (isinstance(tensor, Node) and isinstance(matrix, Node) and isinstance(bias, Node)):
+            tensor, matrix = as_node(tensor), as_node(matrix)
+            bias = as_node(bias, like=matrix)  # before this node: construction order is topological
         values = _product("Affine", tensor, matrix)
         try:
             values += bias.values
