@@ -16,11 +16,13 @@ DEFAULT_DTYPE = np.float64
 _default_rng = np.random.default_rng()
 
 # Two counters. `_ticks` orders events: each node takes one when it is built (`created`), each change
-# of parameter values one (`changed_at`), so a node used a parameter's current values if and only if
-# the parameter's `changed_at` is below the node's `created`. Ordering the nodes by `created` is a
-# topological order (ops are built after their inputs). `_passes` counts calls of `backward`: a node
-# whose `grad_pass` is the current pass already holds a gradient of this pass.
+# of parameter values one (`changed_at`, the latest also in `_last_change`), so a node used a
+# parameter's current values if and only if the parameter's `changed_at` is below the node's
+# `created`. Ordering the nodes by `created` is a topological order (ops are built after their
+# inputs). `_passes` counts calls of `backward`: a node whose `grad_pass` is the current pass
+# already holds a gradient of this pass.
 _ticks = itertools.count(1)
+_last_change = 0
 _passes = 0
 _by_creation = attrgetter("created")
 
@@ -56,7 +58,8 @@ def as_node(value, like=None):
 
 def mark_changed(parameters):
     """Record that the values of `parameters` changed: graphs built before can no longer run backward."""
-    tick = next(_ticks)
+    global _last_change
+    _last_change = tick = next(_ticks)
     for p in parameters:
         p.changed_at = tick
 
@@ -143,10 +146,10 @@ class Node:
         self.grad_pass, self.grad = this_pass, grad
         reached = [(-self.created, self)] if self.dependencies else []
         while reached:
-            node = heappop(reached)[1]
+            newest, node = heappop(reached)
+            if -newest < _last_change:  # a parameter changed after this node was built: was it used?
+                node._refuse_changed_dependencies()
             for dep, grad in zip(node.dependencies, node.backward_step(node.grad), strict=True):
-                if dep.changed_at > node.created:
-                    raise _stale_graph(dep, node)
                 shape = dep.values.shape
                 if grad.shape != shape:
                     grad = ops.unbroadcast(grad, shape)
@@ -156,6 +159,15 @@ class Node:
                     dep.grad_pass, dep.grad = this_pass, grad
                     if dep.dependencies:  # a leaf has no gradients to pass on
                         heappush(reached, (-dep.created, dep))
+
+    def _refuse_changed_dependencies(self):
+        for dep in self.dependencies:
+            if dep.changed_at > self.created:
+                raise RuntimeError(
+                    f"{dep.label()} changed (an optimizer step or an assignment) after {self.label()} "
+                    "used it: backward would mix old and new values. Call backward before changing "
+                    "parameters, or build the graph again."
+                )
 
     def _seed_gradient(self, grad):
         """The upstream gradient `backward` starts from: `grad` checked, or 1 for one element."""
@@ -306,14 +318,6 @@ class Matrix(Parameter):
     def transposed(self):
         """The transpose as a differentiable node, right for every shape (unlike the seed's)."""
         return self.T
-
-
-def _stale_graph(dep, node):
-    return RuntimeError(
-        f"{dep.label()} changed (an optimizer step or an assignment) after {node.label()} used it: "
-        "backward would mix old and new values. Call backward before changing parameters, or build "
-        "the graph again."
-    )
 
 
 def _summary(array, limit=8):
