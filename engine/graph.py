@@ -177,7 +177,7 @@ class Node:
                     f"backward() on {self.label()} of shape {self.shape}: only a node of one element has "
                     f"an implied gradient; pass backward(grad), an upstream gradient of shape {self.shape}"
                 )
-            return np.ones_like(self.values)
+            return np.ones(self.values.shape, self.values.dtype)
         grad = as_array(grad, self.values.dtype)
         if grad.shape != self.shape:
             raise ValueError(f"backward(grad): grad has shape {grad.shape}, {self.label()} has {self.shape}")
