@@ -6,6 +6,7 @@ changed after its forward pass (see `Parameter`).
 """
 
 import itertools
+from heapq import heappop, heappush
 from operator import attrgetter
 
 import numpy as np
@@ -14,12 +15,15 @@ DEFAULT_DTYPE = np.float64
 
 _default_rng = np.random.default_rng()
 
-# Two counters. `_changes` counts changes of parameter values: a node remembers its value when it is
-# built (`born`), a parameter the value after its last change (`changed_at`). `_passes` counts calls
-# of `backward`: a node whose `grad_pass` is the current pass already holds a gradient of this pass.
-_changes = 0
+# Two counters. `_ticks` orders events: each node takes one when it is built (`created`), each change
+# of parameter values one (`changed_at`, the latest also in `_last_change`), so a node used a
+# parameter's current values if and only if the parameter's `changed_at` is below the node's
+# `created`. Ordering the nodes by `created` is a topological order (ops are built after their
+# inputs). `_passes` counts calls of `backward`: a node whose `grad_pass` is the current pass
+# already holds a gradient of this pass.
+_ticks = itertools.count(1)
+_last_change = 0
 _passes = 0
-_creation = itertools.count()  # numbers the nodes in the order they are built
 _by_creation = attrgetter("created")
 
 
@@ -54,10 +58,10 @@ def as_node(value, like=None):
 
 def mark_changed(parameters):
     """Record that the values of `parameters` changed: graphs built before can no longer run backward."""
-    global _changes
-    _changes += 1
+    global _last_change
+    _last_change = tick = next(_ticks)
     for p in parameters:
-        p.changed_at = _changes
+        p.changed_at = tick
 
 
 def _operator(op_name, reflected=False):
@@ -75,16 +79,15 @@ class Node:
     """A value in the graph: `.values` (an ndarray) and, after backward, `.grad` of the same shape.
     Subclasses that have dependencies implement `backward_step`."""
 
-    __slots__ = ("values", "grad", "dependencies", "born", "grad_pass", "created")
-    changed_at = -1  # only parameters change after they are built
+    __slots__ = ("values", "grad", "dependencies", "grad_pass", "created")
+    changed_at = 0  # only parameters change after they are built
 
     def __init__(self, values, dependencies=()):
         self.values = values
         self.grad = None
         self.dependencies = dependencies
-        self.born = _changes
         self.grad_pass = 0
-        self.created = next(_creation)
+        self.created = next(_ticks)
 
     @property
     def shape(self):
@@ -131,45 +134,56 @@ class Node:
         `grad` is the upstream gradient, of this node's shape; it may be left out only for a node of
         one element (then it is 1). For a per-run loss of shape [R], `backward(np.ones(R))` gives each
         run the gradient of its own loss. Nodes may share one gradient array (both inputs of an Add get
-        the same one): read `.grad`, do not modify it in place."""
+        the same one): read `.grad`, do not modify it in place.
+
+        The nodes are visited in reverse topological order, newest first: a node is built after its
+        inputs, so every node that uses it is newer, and its gradient is complete when it is visited.
+        A heap of the nodes reached so far yields the newest, so the order costs no separate pass."""
         global _passes
+        grad = self._seed_gradient(grad)
+        _passes += 1
+        this_pass = _passes
+        self.grad_pass, self.grad = this_pass, grad
+        reached = [(-self.created, self)] if self.dependencies else []
+        while reached:
+            newest, node = heappop(reached)
+            if -newest < _last_change:  # a parameter changed after this node was built: was it used?
+                node._refuse_changed_dependencies()
+            grads = node.backward_step(node.grad)  # one per dependency: tests gradcheck every op
+            for i, dep in enumerate(node.dependencies):  # cheaper than zip(..., strict=True) here
+                grad = grads[i]
+                shape = dep.values.shape
+                if grad.shape != shape:
+                    grad = ops.unbroadcast(grad, shape)
+                if dep.grad_pass == this_pass:
+                    dep.grad = dep.grad + grad
+                else:
+                    dep.grad_pass, dep.grad = this_pass, grad
+                    if dep.dependencies:  # a leaf has no gradients to pass on
+                        heappush(reached, (-dep.created, dep))
+
+    def _refuse_changed_dependencies(self):
+        for dep in self.dependencies:
+            if dep.changed_at > self.created:
+                raise RuntimeError(
+                    f"{dep.label()} changed (an optimizer step or an assignment) after {self.label()} "
+                    "used it: backward would mix old and new values. Call backward before changing "
+                    "parameters, or build the graph again."
+                )
+
+    def _seed_gradient(self, grad):
+        """The upstream gradient `backward` starts from: `grad` checked, or 1 for one element."""
         if grad is None:
             if self.values.size != 1:
                 raise ValueError(
                     f"backward() on {self.label()} of shape {self.shape}: only a node of one element has "
                     f"an implied gradient; pass backward(grad), an upstream gradient of shape {self.shape}"
                 )
-            grad = np.ones_like(self.values)
-        else:
-            grad = as_array(grad, self.values.dtype)
-            if grad.shape != self.shape:
-                raise ValueError(
-                    f"backward(grad): grad has shape {grad.shape}, {self.label()} has {self.shape}"
-                )
-        _passes += 1
-        this_pass = _passes
-        unbroadcast = ops.unbroadcast
-        order = self.topological_order()
-        self.grad_pass, self.grad = this_pass, grad
-        for node in reversed(order):
-            dependencies = node.dependencies
-            if not dependencies:
-                continue
-            born = node.born
-            for dep, grad in zip(dependencies, node.backward_step(node.grad), strict=True):
-                if dep.changed_at > born:
-                    raise RuntimeError(
-                        f"{dep.label()} changed (an optimizer step or an assignment) after {node.label()} "
-                        "used it: backward would mix old and new values. Call backward before changing "
-                        "parameters, or build the graph again."
-                    )
-                shape = dep.values.shape
-                if grad.shape != shape:
-                    grad = unbroadcast(grad, shape)
-                if dep.grad_pass == this_pass:
-                    dep.grad = dep.grad + grad
-                else:
-                    dep.grad_pass, dep.grad = this_pass, grad
+            return np.ones(self.values.shape, self.values.dtype)
+        grad = as_array(grad, self.values.dtype)
+        if grad.shape != self.shape:
+            raise ValueError(f"backward(grad): grad has shape {grad.shape}, {self.label()} has {self.shape}")
+        return grad
 
     def label(self):
         return type(self).__name__
@@ -241,8 +255,7 @@ class Parameter(Leaf):
 
     def __init__(self, values, name=None, dtype=None):
         values = np.array(as_array(values, dtype))
-        self.dependencies, self.born, self.grad_pass = (), _changes, 0  # Node's, past its `values` slot
-        self.created = next(_creation)
+        self.dependencies, self.grad_pass, self.created = (), 0, next(_ticks)  # Node's, past `values`
         self.name = name
         self.changed_at = 0
         self.attach(values, np.zeros_like(values), buffer=None)

@@ -168,6 +168,6 @@ class MLP(Module):
             raise ValueError(
                 f"MLP with {self.runs} runs: input must be [runs, batch, in], got shape {x.shape}"
             )
-        for layer in self.layers[:-1]:
-            x = LeakyRelu(layer(x), self.negative_slope)
-        return self.layers[-1](x)
+        for layer in self.layers[:-1]:  # x is a node: each layer's forward takes it as it is
+            x = LeakyRelu(layer.forward(x), self.negative_slope)
+        return self.layers[-1].forward(x)

@@ -32,7 +32,8 @@ class Binary(Node):
     __slots__ = ()
 
     def __init__(self, a, b):
-        a, b = as_node(a, like=b), as_node(b, like=a)
+        if not (isinstance(a, Node) and isinstance(b, Node)):
+            a, b = as_node(a, like=b), as_node(b, like=a)
         try:
             values = self.forward(a.values, b.values)
         except ValueError:
@@ -44,7 +45,8 @@ class Unary(Node):
     __slots__ = ()
 
     def __init__(self, a):
-        a = as_node(a)
+        if not isinstance(a, Node):
+            a = as_node(a)
         super().__init__(self.forward(a.values), (a,))
 
 
@@ -153,7 +155,8 @@ class LeakyRelu(Node):
     __slots__ = ("negative_slope",)
 
     def __init__(self, a, negative_slope=0.01):
-        a = as_node(a)
+        if not isinstance(a, Node):
+            a = as_node(a)
         x = a.values
         if 0 <= negative_slope <= 1:  # then max(x, slope*x) is the same value, one NumPy call cheaper
             value = np.maximum(x, negative_slope * x)
@@ -218,6 +221,38 @@ class Mean(Node):
 # Linear algebra.
 
 
+def _product(op, tensor, matrix):
+    """The seed's matmul of two nodes' values: the last axis of a `[..., in]` tensor times an
+    `[out, in]` matrix, or run by run, `[R, batch, in]` times `[R, out, in]`."""
+    x, w = tensor.values, matrix.values
+    if w.ndim == 2 and x.ndim > 0 and x.shape[-1] == w.shape[1]:
+        return x @ w.T
+    if w.ndim == 3 and x.ndim == 3 and x.shape[0] == w.shape[0] and x.shape[2] == w.shape[2]:
+        return x @ w.swapaxes(1, 2)
+    raise _shape_error(
+        op, tensor, matrix, "needs [..., in] and [out, in], or [R, batch, in] and [R, out, in], got"
+    )
+
+
+def _product_gradients(grad, tensor, matrix):
+    """The gradients of `_product` for the tensor and the matrix. The matrix's is written into its
+    `grad_destination()` when it offers one."""
+    x, w = tensor.values, matrix.values
+    if w.ndim == 3:  # run by run: [R, out, batch] @ [R, batch, in]
+        grad_rows_t, x_rows = grad.swapaxes(1, 2), x
+    elif grad.ndim == 2:  # [batch, out] and [batch, in] already
+        grad_rows_t, x_rows = grad.T, x
+    else:  # every leading axis is a batch axis: rows of [out] and [in]
+        grad_rows_t, x_rows = grad.reshape(-1, w.shape[0]).T, x.reshape(-1, w.shape[1])
+    out = matrix.grad_destination()
+    # One row: the same products as the matmul, without BLAS's overhead for an outer product.
+    if x_rows.shape[-2] == 1:
+        grad_w = np.multiply(grad_rows_t, x_rows, out=out)
+    else:
+        grad_w = np.matmul(grad_rows_t, x_rows, out=out)
+    return grad @ w, grad_w
+
+
 class VectorMatrixMultiply(Node):
     """The seed's matmul: multiplies the last axis of a `[..., in]` tensor by an `[out, in]` matrix.
     With a runs axis, an `[R, out, in]` matrix multiplies an `[R, batch, in]` tensor run by run."""
@@ -226,52 +261,31 @@ class VectorMatrixMultiply(Node):
 
     def __init__(self, tensor, matrix):
         tensor, matrix = as_node(tensor), as_node(matrix)
-        x, w = tensor.values, matrix.values
-        if w.ndim == 2 and x.ndim > 0 and x.shape[-1] == w.shape[1]:
-            values = x @ w.T
-        elif w.ndim == 3 and x.ndim == 3 and x.shape[0] == w.shape[0] and x.shape[2] == w.shape[2]:
-            values = x @ w.swapaxes(1, 2)
-        else:
-            raise _shape_error(
-                type(self).__name__,
-                tensor,
-                matrix,
-                "needs [..., in] and [out, in], or [R, batch, in] and [R, out, in], got",
-            )
-        super().__init__(values, (tensor, matrix))
+        super().__init__(_product("VectorMatrixMultiply", tensor, matrix), (tensor, matrix))
 
     def backward_step(self, grad):
-        tensor, matrix = self.dependencies[:2]
-        x, w = tensor.values, matrix.values
-        if w.ndim == 2:  # every leading axis is a batch axis: rows of [out] and [in]
-            grad_rows, x_rows = grad.reshape(-1, w.shape[0]), x.reshape(-1, w.shape[1])
-        else:
-            grad_rows, x_rows = grad, x
-        grad_rows_t, out = grad_rows.swapaxes(-1, -2), matrix.grad_destination()
-        # One row: the same products as the matmul, without BLAS's overhead for an outer product.
-        if x_rows.shape[-2] == 1:
-            grad_w = np.multiply(grad_rows_t, x_rows, out=out)
-        else:
-            grad_w = np.matmul(grad_rows_t, x_rows, out=out)
-        return grad @ w, grad_w
+        return _product_gradients(grad, *self.dependencies)
 
 
-class Affine(VectorMatrixMultiply):
+class Affine(Node):
     """`VectorMatrixMultiply(tensor, matrix) + bias` as one node: a linear layer in one step."""
 
     __slots__ = ()
 
     def __init__(self, tensor, matrix, bias):
-        bias = as_node(bias, like=matrix)  # before this node: construction order is topological
-        super().__init__(tensor, matrix)
+        if not (isinstance(tensor, Node) and isinstance(matrix, Node) and isinstance(bias, Node)):
+            tensor, matrix = as_node(tensor), as_node(matrix)
+            bias = as_node(bias, like=matrix)  # before this node: construction order is topological
+        values = _product("Affine", tensor, matrix)
         try:
-            self.values += bias.values
+            values += bias.values
         except ValueError:
-            raise _shape_error("Affine", self, bias, "cannot add the bias: product and bias have") from None
-        self.dependencies += (bias,)
+            raise _shape_error("Affine", values, bias, "cannot add the bias: product and bias have") from None
+        super().__init__(values, (tensor, matrix, bias))
 
     def backward_step(self, grad):
-        return (*super().backward_step(grad), grad)
+        tensor, matrix, _ = self.dependencies
+        return (*_product_gradients(grad, tensor, matrix), grad)
 
 
 class MatMul(Node):

@@ -211,3 +211,18 @@ def test_backward_on_more_than_one_element_needs_an_upstream_gradient():
     assert x.grad.tolist() == [2.0, 0.0, 12.0]
     Reduce(y).backward()  # one element: the gradient 1 is implied
     assert x.grad.tolist() == [2.0, 4.0, 6.0]
+
+
+def test_a_change_to_a_parameter_the_graph_does_not_use_leaves_backward_as_it_was():
+    from engine.nn import MLP
+    from engine.optim import SGD
+
+    used, other = MLP(1, [3], 1, rng=0), MLP(1, [3], 1, rng=1)
+    loss = Mean(Square(used(np.ones((2, 1)))))
+    loss.backward()
+    expected = [p.grad.copy() for p in used.parameters()]
+    other.parameters()[0].values = np.zeros((3, 1))  # after the graph was built
+    SGD(other.parameters(), lr=0.1).step()
+    loss.backward()
+    for p, grad in zip(used.parameters(), expected, strict=True):
+        np.testing.assert_array_equal(p.grad, grad)
