@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import html as markup
 import os
 import re
 import subprocess
@@ -131,7 +132,7 @@ def test_a_sweep_where_every_run_diverged_says_so_and_lists_the_reasons(store, t
     assert "every run diverged" in html
     reasons = load_runs(sweep=store.diverged, tracking_uri=store.uri)["failure_reason"]
     for reason in set(reasons):
-        assert reason in html
+        assert markup.escape(reason) in html
     assert list(pd.read_csv(html_path.parent / "summary.csv")["n"]) == [0, 0]
     assert not (html_path.parent / "fit.png").exists()  # nothing finished: no fitted curve to show
 
