@@ -125,13 +125,14 @@ class MlflowSweepCallback(Callback):
         from harness.tracking import open_store
 
         arguments = sweep_plan.sweep_arguments(config)
-        keys = sweep_plan.swept_keys(arguments)
+        keys = sweep_plan.sweep_keys(config, arguments)
         tracker = open_store(tracking_uri)
         experiment_id = tracker.experiment_id(config.experiment)
         context = SweepContext(current_sweep_id(), experiment_id, None, keys, tracking_uri)
-        jobs = len(sweep_plan.expand_jobs(arguments))
-        values = sweep_values(arguments)
-        description = sweep_description(context.sweep_id, jobs, values)
+        jobs = sweep_plan.planned_jobs(config, arguments)
+        values = sweep_values(config, arguments)
+        searched = keys if sweep_plan.is_search(config) else None
+        description = sweep_description(context.sweep_id, jobs, values, searched)
         tags = context.run_tags(Tags.ROLE_SWEEP, list(config.hydra.overrides.task)) | {Tags.NOTE: description}
         params = {key: ", ".join(shown) for key, shown in values.items()} | {"n_jobs": jobs}
         context.parent_run_id = tracker.start_run(experiment_id, f"sweep {context.sweep_id}", tags, params)
@@ -159,8 +160,11 @@ class MlflowSweepCallback(Callback):
             sweep.end(FINISHED)
 
 
-def sweep_values(arguments: list[str]) -> dict[str, list[str]]:
-    """Each task key the command sets, with its values as written: `{"lr": ["1e-3", "1e-2"]}`."""
+def sweep_values(config: DictConfig, arguments: list[str]) -> dict[str, list[str]]:
+    """Each task key the command sets, with its values as written: `{"lr": ["1e-3", "1e-2"]}`; a
+    search's as one spelling each: `{"lr": ["tag(log,interval(1e-4,1e-1))"]}`."""
+    if sweep_plan.is_search(config):
+        return sweep_plan.search_values(arguments)
     axes = sweep_plan.sweep_axes(arguments)
     return {
         key: [override.partition("=")[2] for override in overrides]
@@ -169,10 +173,15 @@ def sweep_values(arguments: list[str]) -> dict[str, list[str]]:
     }
 
 
-def sweep_description(sweep_id: str, jobs: int, values: dict[str, list[str]]) -> str:
-    """The parent run's note (Markdown): the command, and what it sweeps."""
-    swept = ", ".join(f"{key} ({len(shown)} values)" for key, shown in values.items() if len(shown) > 1)
+def sweep_description(
+    sweep_id: str, jobs: int, values: dict[str, list[str]], searched: list[str] | None = None
+) -> str:
+    """The parent run's note (Markdown): the command, and what it sweeps (or searches)."""
     command = shlex.join([*COMMAND.split(), *sys.argv[1:]])
+    if searched is not None:
+        space = ", ".join(f"{key}={values[key][0]}" if key in values else key for key in searched)
+        return f"Search `{sweep_id}`: up to {jobs} jobs over {space or 'no key'}.\n\n    {command}"
+    swept = ", ".join(f"{key} ({len(shown)} values)" for key, shown in values.items() if len(shown) > 1)
     return f"Sweep `{sweep_id}`: {jobs} jobs over {swept or 'no key'}.\n\n    {command}"
 
 

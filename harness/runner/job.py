@@ -27,6 +27,7 @@ from harness.runner.signals import Terminated, no_interruptions, raise_on_sigter
 from harness.runner.sweep_context import SweepContext, current_sweep_id
 from harness.runner.sweep_plan import run_name, set_keys
 from harness.runner.training import TrainResult
+from harness.runner.trial import Pruned, TrialLink, link_trial
 from harness.runner.validation import validate
 from harness.tracking import (
     FAILED,
@@ -65,12 +66,23 @@ def failure_tags(step: int, reason: str) -> dict[str, str]:
     return {Tags.FAILURE_STEP: str(step), Tags.FAILURE_REASON: scrub_text(reason)[:500]}
 
 
-def run_job(cfg: DictConfig) -> str | None:
-    """Run the job `cfg` describes; return its MLflow run id (None when skipped by `resume=true`)."""
+PRUNED = "PRUNED"  # a JobOutcome status: the run ended KILLED because the pruner stopped its trial
+SKIPPED = "SKIPPED"  # resume=true found the same config FINISHED
+
+
+def job_outcome(run_id: str | None, status: str, metrics: dict[str, float] | None = None) -> dict:
+    """What a job returns to its sweeper (Hydra's `JobReturn.return_value`; plain data, so it crosses
+    processes): the run id, how it ended (FINISHED, FAILED, PRUNED, SKIPPED) and its final metrics."""
+    return {"run_id": run_id, "status": status, "metrics": metrics or {}}
+
+
+def run_job(cfg: DictConfig) -> dict:
+    """Run the job `cfg` describes; return its `job_outcome`."""
     gc.freeze()  # the libraries' long-lived objects: keep full collections from re-scanning them
     raise_on_sigterm()  # a job in a worker process (joblib, submitit) ends its run KILLED on SIGTERM
     refuse_if_terminated()
-    overrides = list(HydraConfig.get().overrides.task)
+    hydra_cfg = HydraConfig.get()
+    overrides = list(hydra_cfg.overrides.task)
     task = task_config(cfg)
     validate(task, overrides)
     context = job_context(overrides)
@@ -84,10 +96,12 @@ def run_job(cfg: DictConfig) -> str | None:
         if context.parent_run_id:  # the sweep counts it as its own, by reference
             tracker.reuse(previous, context.sweep_id, context.parent_run_id)
         log.info("skip %s: an identical config with the same code already FINISHED in run %s", name, previous)
-        return None
+        return job_outcome(previous, SKIPPED)
 
+    trial = link_trial(hydra_cfg, context.sweep_id, tracking_uri, task["steps"])
     log.info("start %s (overrides: %s)", name, " ".join(overrides) or "none")
-    tags, patience = job_tags(context, overrides, digest), task["store_patience"]
+    tags = job_tags(context, overrides, digest) | (trial.tags() if trial else {})
+    patience = task["store_patience"]
     run_id = with_patience(lambda: tracker.start_run(experiment_id, name, tags), patience, tracking_uri)
     # the params go out with the run's first batch of records, one round trip fewer
     stream = LossStream(tracker, run_id, every=task["log_every_n_steps"], params=params)
@@ -96,12 +110,18 @@ def run_job(cfg: DictConfig) -> str | None:
     def on_progress(step, losses):
         stream.update(losses)
         progress.update(step, losses)
+        if trial is not None:
+            trial.reporter(step + 1, losses)
 
     try:
         # alone, `train(task, on_progress)`; under hydra/launcher=vectorized, with the jobs sharing its key
         result = batch_point(shared_key(task), (task, on_progress), train_batch)
         progress.close()
         with_patience(lambda: record(tracker, run_id, task, result, name, stream), patience, tracking_uri)
+    except Pruned as pruned:
+        progress.close()
+        end_pruned_run(tracker, run_id, stream, pruned, name, trial)
+        return job_outcome(run_id, PRUNED)
     except BaseException as error:
         progress.close()
         # Hydra keeps the exception until the sweep ends: free the training's arrays its frames hold
@@ -111,7 +131,7 @@ def run_job(cfg: DictConfig) -> str | None:
     log_end(name, result, run_id)
     if context.parent_run_id is None:
         log.info("stored in experiment '%s': %s", task["experiment"], where_to_look(tracking_uri))
-    return run_id
+    return job_outcome(run_id, FAILED if result.diverged else FINISHED, result_metrics(result))
 
 
 def train_batch(items: list[tuple[dict, Any]]) -> list[TrainResult]:
@@ -174,6 +194,15 @@ def end_stopped_run(
     log.error(
         "end %s: %s, run %s", name, f"KILLED ({reason})" if interrupted else f"FAILED ({reason})", run_id
     )
+
+
+def end_pruned_run(
+    tracker: Tracker, run_id: str, stream: LossStream, pruned: Pruned, name: str, trial: TrialLink
+) -> None:
+    """A trial the pruner stopped: KILLED, with the step and the reason; its curve so far is kept."""
+    stream.flush()
+    tracker.end(run_id, KILLED, {Tags.PRUNED_AT_STEP: pruned.step, Tags.FAILURE_REASON: pruned.reason})
+    log.info("end %s: KILLED, %s, run %s", name, pruned.reason, run_id)
 
 
 def log_end(name: str, result: TrainResult, run_id: str) -> None:

@@ -70,7 +70,12 @@ def plan_command_line(argv: list[str]) -> CommandPlan:
             lambda: loader.load_configuration(config_name, args.overrides, RunMode.MULTIRUN), args.overrides
         )
         arguments = sweep_plan.sweep_arguments(master)
-        axes = _read(lambda: sweep_plan.sweep_axes(arguments), arguments)
+        if sweep_plan.is_search(master):
+            from harness.runner.search_preflight import search_axes
+
+            axes = _read(lambda: search_axes(master, arguments), arguments)
+        else:
+            axes = _read(lambda: sweep_plan.sweep_axes(arguments), arguments)
         for key, values in axes.items():
             if not values:
                 raise ConfigError(f"{key} is swept over no value: the sweep would run no job")
@@ -78,6 +83,8 @@ def plan_command_line(argv: list[str]) -> CommandPlan:
         for key in set(sweep_plan.swept_keys(arguments)) & set(BOOKKEEPING_KEYS):
             raise ConfigError(f"{key} cannot be swept: one sweep is one parent run in one experiment")
         first = _check_sweep(lambda job: loader.load_sweep_config(master, job), axes)
+        if sweep_plan.is_search(master):
+            return CommandPlan(sweep_plan.planned_jobs(master, arguments), task_config(first))
         return CommandPlan(math.prod(len(values) for values in axes.values()), task_config(first))
 
 

@@ -61,6 +61,41 @@ def sweep_axes(arguments: list[str]) -> dict[str, list[str]]:
     return axes
 
 
+def is_search(multirun_cfg: DictConfig) -> bool:
+    """Is this multirun an Optuna search (`hydra/sweeper=optuna`) rather than a grid?"""
+    from hydra_plugins.harness_optuna_sweeper.config import SWEEPER_TARGET
+
+    return OmegaConf.select(multirun_cfg, "hydra.sweeper._target_", default=None) == SWEEPER_TARGET
+
+
+def planned_jobs(multirun_cfg: DictConfig, arguments: list[str]) -> int:
+    """How many jobs the sweep launches (a search: at most n_trials x seeds_per_trial)."""
+    if is_search(multirun_cfg):
+        sweeper = multirun_cfg.hydra.sweeper
+        return sweeper.n_trials * sweeper.seeds_per_trial
+    return len(expand_jobs(arguments))
+
+
+def sweep_keys(multirun_cfg: DictConfig, arguments: list[str]) -> list[str]:
+    """`swept_keys`, plus the seed when a search trains several seeds per trial."""
+    keys = swept_keys(arguments)
+    if is_search(multirun_cfg) and multirun_cfg.hydra.sweeper.seeds_per_trial > 1:
+        seed_key = multirun_cfg.hydra.sweeper.seed_key
+        keys += [] if seed_key in keys else [seed_key]
+    return keys
+
+
+def search_values(arguments: list[str]) -> dict[str, list[str]]:
+    """Each task key a search sets, with its value as written (the last override of a key counts):
+    `{"lr": ["tag(log,interval(1e-4,1e-1))"], "steps": ["2000"]}`."""
+    values: dict[str, list[str]] = {}
+    for override in parse(arguments):
+        key = override_key(override)
+        if is_task_key(key):
+            values[key] = [override.input_line.partition("=")[2]]
+    return values
+
+
 def expand_jobs(arguments: list[str]) -> list[list[str]]:
     """Every job's overrides, in launch order (the basic sweeper's: the product of the axes)."""
     return [list(job) for job in itertools.product(*sweep_axes(arguments).values())]
@@ -82,6 +117,14 @@ def set_keys(arguments: list[str]) -> list[str]:
     return list(dict.fromkeys(keys))
 
 
+def display_value(value: Any) -> str:
+    """A param as a run name shows it; a float a search drew (`0.004430375245218269`) to 4 significant
+    digits (`0.00443`)."""
+    if isinstance(value, float) and len(str(value)) > 8:
+        return f"{value:.4g}"
+    return str(value)
+
+
 def run_name(params: dict[str, Any], keys: list[str]) -> str:
     """`lr=0.001 optimizer=adamw seed=0`: the run's params (`run_params`) of `keys`; `default` if none."""
-    return " ".join(f"{key}={params.get(key)}" for key in keys) or "default"
+    return " ".join(f"{key}={display_value(params.get(key))}" for key in keys) or "default"

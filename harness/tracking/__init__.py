@@ -6,6 +6,7 @@ Outside this package, import from `harness.tracking` only.
 from harness.tracking.access import DEFAULT_STORE_TIMEOUT, bound_http_requests, check_access
 from harness.tracking.faults import NOT_AUTHENTICATED, StoreAccessError, explain
 from harness.tracking.gateway import INTERRUPTED, TERMINATED, LossStream, Tracker, open_store
+from harness.tracking.guards import exclusive_lock
 from harness.tracking.redact import has_credentials, scrub, scrub_text
 from harness.tracking.store import (
     DEFAULT_EXPERIMENT,
@@ -38,6 +39,7 @@ __all__ = [
     "MODEL_TRAINING",
     "LossStream",
     "StoreAccessError",
+    "exclusive_lock",
     "Tags",
     "Tracker",
     "check_access",

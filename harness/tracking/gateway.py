@@ -109,6 +109,11 @@ class Tracker:
             self.client.log_batch(run_id, params=chunk, synchronous=True)
         return run_id
 
+    def log_params(self, run_id: str, params: dict[str, Any]) -> None:
+        entries = [Param(key, str(value)) for key, value in scrub(params).items()]
+        for chunk in _chunks(entries, PARAM_BATCH_LIMIT):
+            self.client.log_batch(run_id, params=chunk, synchronous=True)
+
     def log_metrics(self, run_id: str, values: dict[str, float], step: int = 0) -> None:
         now = _now_ms()
         metrics = [Metric(key, float(value), now, step) for key, value in values.items()]

@@ -32,6 +32,9 @@ class Tags:
     PARENT_RUN_ID = "mlflow.parentRunId"
     NOTE = "mlflow.note.content"  # the run's description in the UI (Markdown)
     EXPERIMENT_KIND = "mlflow.experimentKind"  # an experiment tag: which view the UI opens on
+    OPTUNA_STUDY = "optuna_study"  # a search's parent run and every trial's run
+    OPTUNA_TRIAL = "optuna_trial"  # the trial's number in its study
+    PRUNED_AT_STEP = "pruned_at_step"  # a trial's run the pruner stopped (ended KILLED)
 
     ROLE_SWEEP = "sweep"
     ROLE_JOB = "job"

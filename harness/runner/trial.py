@@ -1,0 +1,119 @@
+"""A job that is one trial of an Optuna search (harness's `hydra/sweeper=optuna`): which trial it is, and a
+reporter that sends its smoothed loss to the trial and stops it when the pruner says so.
+
+The sweeper leaves a ticket per job in the sweep directory (`.optuna_trials/<job num>.json`, readable by
+jobs in other processes and on other machines); the job opens the study from its storage and rebuilds the
+pruner from the same config (Optuna does not store the pruner with the study). The training loop knows
+none of this: the reporter is called from the job's `on_progress` and raises `Pruned`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.curves import smooth
+
+TICKETS_DIR = ".optuna_trials"
+SMOOTHING_WINDOW = 100  # steps averaged into each reported value (the window of final_loss)
+
+
+class Pruned(Exception):
+    """The pruner stopped this trial after `step` training steps."""
+
+    def __init__(self, step: int, reason: str):
+        super().__init__(reason)
+        self.step, self.reason = step, reason
+
+
+@dataclass(frozen=True)
+class TrialTicket:
+    study_name: str
+    trial_number: int
+    trial_id: int
+    seed_index: int  # 0 reports the trial's curve; every seed stops when the trial is pruned
+    sweep_id: str | None = None  # a ticket left by another sweep in the same directory is not this job's
+
+    def write(self, sweep_dir: str | os.PathLike, job_num: int) -> Path:
+        path = ticket_path(sweep_dir, job_num)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(asdict(self)))
+        return path
+
+    @classmethod
+    def read(cls, sweep_dir: str | os.PathLike, job_num: int) -> TrialTicket | None:
+        path = ticket_path(sweep_dir, job_num)
+        return cls(**json.loads(path.read_text())) if path.exists() else None
+
+
+def ticket_path(sweep_dir: str | os.PathLike, job_num: int) -> Path:
+    return Path(sweep_dir) / TICKETS_DIR / f"{job_num}.json"
+
+
+class TrialReporter:
+    """`reporter(steps_done, losses)`: every `every` steps, report the loss averaged over the last
+    SMOOTHING_WINDOW steps to the trial (seed 0 only) and raise `Pruned` if the pruner says stop."""
+
+    def __init__(self, study, trial_id: int, every: int, total_steps: int, reports: bool):
+        self.study, self.trial_id = study, trial_id
+        self.every, self.total_steps, self.reports = every, total_steps, reports
+        self.next_check = every
+
+    def __call__(self, steps_done: int, losses: np.ndarray) -> None:
+        if steps_done < self.next_check or len(losses) == 0:
+            return
+        self.next_check = (steps_done // self.every + 1) * self.every
+        import optuna
+
+        value = float(smooth(losses[-SMOOTHING_WINDOW:], SMOOTHING_WINDOW)[-1])
+        trial = optuna.trial.Trial(self.study, self.trial_id)  # fresh: sees the other seeds' reports
+        if self.reports:
+            trial.report(value, steps_done)
+        if steps_done < self.total_steps and trial.should_prune():
+            pruner = type(self.study.pruner).__name__
+            raise Pruned(steps_done, f"pruned by {pruner} at step {steps_done} (smoothed loss {value:.4g})")
+
+
+@dataclass
+class TrialLink:
+    """This job's trial: its tags on the MLflow run, and its reporter."""
+
+    ticket: TrialTicket
+    reporter: TrialReporter
+
+    def tags(self) -> dict[str, str]:
+        from harness.tracking import Tags
+
+        return {Tags.OPTUNA_STUDY: self.ticket.study_name, Tags.OPTUNA_TRIAL: str(self.ticket.trial_number)}
+
+
+def link_trial(hydra_cfg: Any, sweep_id: str, tracking_uri: str, total_steps: int) -> TrialLink | None:
+    """The trial this Hydra job runs, or None when it is not part of an Optuna search."""
+    from hydra_plugins.harness_optuna_sweeper.config import SWEEPER_TARGET
+
+    if hydra_cfg.sweeper.get("_target_") != SWEEPER_TARGET:
+        return None
+    ticket = TrialTicket.read(hydra_cfg.sweep.dir, hydra_cfg.job.num)
+    if ticket is None or ticket.sweep_id != sweep_id:
+        return None
+    import optuna
+    from hydra.utils import instantiate
+
+    from harness.search.study import open_storage, storage_url
+
+    sweeper = hydra_cfg.sweeper
+    study = optuna.load_study(
+        study_name=ticket.study_name,
+        storage=open_storage(storage_url(sweeper.storage, tracking_uri)),
+        sampler=optuna.samplers.RandomSampler(),  # the job never samples: keep building a Trial cheap
+        pruner=instantiate(sweeper.pruner),
+    )
+    reporter = TrialReporter(
+        study, ticket.trial_id, sweeper.report_every, total_steps, ticket.seed_index == 0
+    )
+    return TrialLink(ticket, reporter)

@@ -1,0 +1,198 @@
+"""Real Optuna searches (`hydra/sweeper=optuna`) into fresh stores, with the basic and joblib launchers:
+trial counts and states, every trial a child run of the sweep's parent, a pruned trial, a diverged
+trial, seeds averaged per trial, resume, and bad input refused before anything is written."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from harness.runner.preflight import check_command_line
+from harness.runner.sweep_plan import display_value
+from harness.runner.validation import ConfigError
+from harness.tracking import FAILED, FINISHED, KILLED, Tags
+
+SEARCH = ["-m", "hydra/sweeper=optuna", "report=false"]
+# A grid in a known order: two settings that learn, one too slow to (pruned once two have finished),
+# one that diverges at once (FAILED, before its first report).
+PRUNING = [
+    *SEARCH, "hydra/sweeper/sampler=grid", "lr=choice(3e-3,1e-3,1e-6,1e8)", "hydra.sweeper.n_jobs=1",
+    "hydra.sweeper.pruner.n_startup_trials=2", "hydra.sweeper.pruner.n_warmup_steps=100", "steps=300",
+]  # fmt: skip
+SEEDED = [
+    *SEARCH, "hydra/launcher=joblib", "hydra/sweeper/pruner=none", "hydra.sweeper.n_trials=2",
+    "hydra.sweeper.n_jobs=2", "hydra.sweeper.seeds_per_trial=2", "lr=tag(log,interval(1e-4,1e-2))",
+    "width=choice(16,32)", "steps=100",
+]  # fmt: skip
+
+
+def name(lr: float) -> str:
+    return f"lr={display_value(float(lr))}"
+
+
+def fresh_dir(tmp_path_factory, empty_store, name: str) -> Path:
+    directory = tmp_path_factory.mktemp(name)
+    shutil.copy(empty_store, directory / "mlflow.db")
+    return directory
+
+
+def study_of(directory: Path) -> optuna.Study:
+    (summary,) = optuna.get_all_study_summaries(storage=f"sqlite:///{directory}/optuna.db")
+    return optuna.load_study(study_name=summary.study_name, storage=f"sqlite:///{directory}/optuna.db")
+
+
+@pytest.fixture(scope="session")
+def pruning_search(tmp_path_factory, empty_store, run_harness):
+    return run_harness(fresh_dir(tmp_path_factory, empty_store, "pruning"), *PRUNING)
+
+
+@pytest.fixture(scope="session")
+def seeded_search(tmp_path_factory, empty_store, run_harness):
+    return run_harness(fresh_dir(tmp_path_factory, empty_store, "seeded"), *SEEDED)
+
+
+def test_every_trial_is_a_child_run_of_the_sweeps_parent_tagged_with_its_trial(pruning_search):
+    store = pruning_search.store
+    (parent,) = store.parents()
+    children = store.children(parent)
+    assert len(children) == 4 == len(store.children())
+    study = study_of(pruning_search.cwd)
+    assert {run.data.tags[Tags.OPTUNA_STUDY] for run in children} == {study.study_name}
+    by_trial = {int(run.data.tags[Tags.OPTUNA_TRIAL]): run for run in children}
+    assert sorted(by_trial) == [0, 1, 2, 3]
+    for trial in study.trials:  # the grid in its order, each run named by its value
+        assert by_trial[trial.number].info.run_name == name(trial.params["lr"])
+
+
+def test_the_study_holds_each_trial_as_its_run_ended(pruning_search):
+    study = study_of(pruning_search.cwd)
+    states = {trial.params["lr"]: trial.state for trial in study.trials}
+    assert states == {0.003: TrialState.COMPLETE, 0.001: TrialState.COMPLETE, 1e-06: TrialState.PRUNED,
+                      1e8: TrialState.FAIL}  # fmt: skip
+    runs = {run.info.run_name: run for run in pruning_search.store.children()}
+    assert [runs[name(lr)].info.status for lr in (0.003, 0.001, 1e-06, 1e8)] == [
+        FINISHED,
+        FINISHED,
+        KILLED,
+        FAILED,
+    ]
+    for trial in study.trials:
+        if trial.state == TrialState.COMPLETE:
+            assert trial.value == runs[name(trial.params["lr"])].data.metrics["eval_mse"]
+
+
+def test_a_pruned_trial_ends_killed_with_its_step_reason_and_curve(pruning_search):
+    store = pruning_search.store
+    (pruned,) = [run for run in store.children() if run.info.status == KILLED]
+    step = int(pruned.data.tags[Tags.PRUNED_AT_STEP])
+    assert 100 <= step < 300
+    assert pruned.data.tags[Tags.FAILURE_REASON].startswith(f"pruned by MedianPruner at step {step}")
+    assert len(store.loss_history(pruned)) == step  # every step it ran, and none after
+    trial = next(t for t in study_of(pruning_search.cwd).trials if t.state == TrialState.PRUNED)
+    assert max(trial.intermediate_values) == step
+
+
+def test_a_diverged_trial_is_failed_in_mlflow_and_in_the_study(pruning_search):
+    (diverged,) = [run for run in pruning_search.store.children() if run.info.status == FAILED]
+    assert diverged.data.tags[Tags.FAILURE_REASON].startswith("loss is")
+    assert diverged.data.tags[Tags.OPTUNA_TRIAL] == "3"
+
+
+def test_the_parent_run_records_the_study_and_its_best_trial(pruning_search):
+    (parent,) = pruning_search.store.parents()
+    study = study_of(pruning_search.cwd)
+    params, metrics = parent.data.params, parent.data.metrics
+    assert params["optuna.study_name"] == study.study_name == parent.data.tags[Tags.OPTUNA_STUDY]
+    assert params["optuna.storage"] == f"sqlite:///{pruning_search.cwd}/optuna.db"
+    assert params["optuna.sampler"] == "OrderedGridSampler"
+    assert params["optuna.pruner"] == "MedianPruner"
+    assert params["optuna.best.lr"] == str(study.best_params["lr"])
+    assert metrics["optuna.best_value"] == study.best_value
+    assert (metrics["optuna.n_complete"], metrics["optuna.n_pruned"], metrics["optuna.n_failed"]) == (2, 1, 1)
+    assert parent.info.status == FINISHED
+
+
+def test_a_trial_with_several_seeds_is_valued_at_their_mean(seeded_search):
+    study = study_of(seeded_search.cwd)
+    assert [trial.state for trial in study.trials] == [TrialState.COMPLETE] * 2
+    runs = seeded_search.store.children()
+    assert len(runs) == 4
+    for trial in study.trials:
+        seeds = [run for run in runs if run.data.tags[Tags.OPTUNA_TRIAL] == str(trial.number)]
+        assert sorted(run.data.params["seed"] for run in seeds) == ["0", "1"]
+        mean = sum(run.data.metrics["eval_mse"] for run in seeds) / 2
+        assert trial.value == pytest.approx(mean, rel=1e-12)
+        assert all(run.info.run_name.endswith(f"seed={run.data.params['seed']}") for run in seeds)
+
+
+def test_rerunning_a_search_continues_its_study_to_n_trials(store_dir, run_harness, monkeypatch):
+    command = [*SEARCH, "hydra/sweeper/sampler=random", "hydra/sweeper/pruner=none", "lr=interval(1e-4,1e-2)",
+               "steps=50", "hydra.sweeper.n_jobs=1"]  # fmt: skip
+    run_harness(store_dir, *command, "hydra.sweeper.n_trials=1")
+    second = run_harness(store_dir, *command, "hydra.sweeper.n_trials=2")
+    study = study_of(store_dir)
+    assert len(study.trials) == 2
+    assert study.trials[0].params != study.trials[1].params  # the resumed sampler drew anew
+    assert "1 of 2 trials already there" in second.output
+    assert len(second.store.parents()) == 2 and len(second.store.children()) == 2
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", second.store.uri)
+    other_space = [*command[1:], "lr=interval(1e-3,1e-1)", f"hydra.sweeper.study_name={study.study_name}"]
+    with pytest.raises(ConfigError) as refused:
+        check_command_line(["-m", *other_space])
+    assert str(refused.value).startswith(f"hydra.sweeper.study_name={study.study_name} in sqlite:///")
+    assert "was made for another search (space:" in str(refused.value)
+    assert len(study_of(store_dir).trials) == 2
+
+
+BAD_SEARCHES = [
+    ([], "the search space is empty"),
+    (["lr=0.1"], "the search space is empty"),
+    (["lr=tag(log,interval(0,1))"], "lr=tag(log,interval(0,1)):"),
+    (["lr=interval(1,0.1)"], "lr=interval(1,0.1):"),
+    (["width=choice()"], "could not read the command line: Error parsing override 'width=choice()'"),
+    (["lr=interval(-1,1)"], "lr=-1.0 is not allowed: lr must be a number > 0"),
+    (["width=choice(16,0)"], "width=0 is not allowed: width must be an integer >= 1"),
+    (["lr=interval(1e-4,1)", "hydra.sweeper.n_trials=0"], "hydra.sweeper.n_trials=0: must be a positive"),
+    (["lr=interval(1e-4,1)", "hydra.sweeper.n_jobs=-1"], "hydra.sweeper.n_jobs=-1: must be a positive"),
+    (["lr=interval(1e-4,1)", "hydra/sweeper/sampler=nope"], "hydra/sweeper/sampler=nope is not allowed"),
+    (["lr=interval(1e-4,1)", "hydra/sweeper/pruner=nope"], "hydra/sweeper/pruner=nope is not allowed"),
+    (["lr=interval(1e-4,1)", "hydra/sweeper/sampler=grid"], "hydra/sweeper/sampler=grid: lr: a grid needs"),
+    (["lr=interval(1e-4,1)", "hydra.sweeper.direction=up"], "hydra.sweeper.direction=up: allowed: minimize"),
+    (["lr=interval(1e-4,1)", "hydra/sweeper/pruner=successive_halving",
+      "hydra.sweeper.pruner.reduction_factor=1"],
+     "hydra.sweeper.pruner (optuna.pruners.SuccessiveHalvingPruner): The value of `reduction_factor` is 1"),
+    (["seed=choice(0,1)", "hydra.sweeper.seeds_per_trial=2"], "seed is searched and hydra.sweeper.seeds_per"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("arguments", "message"), BAD_SEARCHES)
+def test_a_search_that_cannot_run_is_one_line_before_anything_is_written(
+    tmp_path, monkeypatch, arguments, message
+):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    with pytest.raises(ConfigError) as refused:
+        check_command_line(["-m", "hydra/sweeper=optuna", *arguments])
+    text = str(refused.value)
+    assert text.startswith(message), text
+    assert "\n" not in text
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_study_cannot_share_the_mlflow_sqlite_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    with pytest.raises(
+        ConfigError, match="is the MLflow store: Optuna and MLflow cannot share one sqlite file"
+    ):
+        check_command_line(["-m", "hydra/sweeper=optuna", "lr=interval(1e-4,1)",
+                            f"hydra.sweeper.storage=sqlite:///{tmp_path}/mlflow.db"])  # fmt: skip
+
+
+def test_a_named_search_checks_and_counts_its_trials(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    assert check_command_line(["-m", "sweeps=search_adamw"]) == 48 * 2
+    assert check_command_line(["-m", "sweeps=search_adamw", "hydra.sweeper.n_trials=4"]) == 4 * 2
