@@ -44,6 +44,7 @@ from harness.report.render import (
     render_html,
     render_markdown,
 )
+from harness.report.search import SEARCH_FIGURE_TEXTS, SearchFacts, search_figures, search_of
 from harness.report.summary import (
     RANK_METRIC,
     best_and_worst_runs,
@@ -138,12 +139,15 @@ def fitted_curves(sweep: Sweep, runs: pd.DataFrame, summary: pd.DataFrame) -> di
     return fits
 
 
-def draw_figures(sweep: Sweep, runs: pd.DataFrame, summary: pd.DataFrame) -> list[ReportFigure]:
+def draw_figures(
+    sweep: Sweep, runs: pd.DataFrame, summary: pd.DataFrame, search: SearchFacts | None = None
+) -> list[ReportFigure]:
     """The figures that say something for this sweep, as PNG bytes, with their titles and captions."""
     keys = sweep.setting_keys
     one_seed = one_seed_per_setting(runs, keys)
-    texts = figure_texts(one_seed)
-    bands = curve_bands(sweep_curves(sweep, runs))
+    texts = figure_texts(one_seed) | SEARCH_FIGURE_TEXTS
+    curves = sweep_curves(sweep, runs)
+    bands = curve_bands(curves)
     with report_style():
         drawn = {
             "loss_curves": loss_curves_figure(bands, summary, keys, failures(runs), bands_drawn=not one_seed),
@@ -151,6 +155,8 @@ def draw_figures(sweep: Sweep, runs: pd.DataFrame, summary: pd.DataFrame) -> lis
             "sensitivity": sensitivity_figure(summary, keys, error_bars=not one_seed),
             "heatmap": heatmap_figure(summary, keys),
         }
+        if search is not None:
+            drawn |= search_figures(search, runs, curves)
         return [
             report_figure(name, texts[name], figure) for name, figure in drawn.items() if figure is not None
         ]
@@ -168,6 +174,9 @@ def report_page(sweep: Sweep, runs: pd.DataFrame, summary: pd.DataFrame) -> Repo
         "overrides": sweep.overrides or "none",
         "runs": f"{len(runs)} ({n_finished} finished, {len(runs) - n_finished} did not)",
     }
+    search = search_of(sweep)
+    if search is not None:
+        facts |= search.facts
     return ReportPage(
         title=f"Sweep {sweep.sweep_id}",
         facts=facts,
@@ -175,7 +184,7 @@ def report_page(sweep: Sweep, runs: pd.DataFrame, summary: pd.DataFrame) -> Repo
         all_failed=n_finished == 0,
         summary=display_summary(summary, sweep.setting_keys, one_seed_per_setting(runs, sweep.setting_keys)),
         failures=display_failures(failures(runs)),
-        figures=draw_figures(sweep, runs, summary),
+        figures=draw_figures(sweep, runs, summary, search),
     )
 
 

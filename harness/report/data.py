@@ -44,6 +44,9 @@ PROJECT_TAGS = {
     Tags.FAILURE_STEP: "failure_step",
     Tags.FAILURE_REASON: "failure_reason",
     Tags.PARENT_RUN_ID: "parent_run_id",
+    Tags.OPTUNA_STUDY: "optuna_study",
+    Tags.OPTUNA_TRIAL: "optuna_trial",
+    Tags.PRUNED_AT_STEP: "pruned_at_step",
 }
 ALL_RUNS_LABEL = "all runs"
 RECENT_SWEEPS_SHOWN = 10

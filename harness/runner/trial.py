@@ -20,6 +20,7 @@ import numpy as np
 from harness.curves import smooth
 
 TICKETS_DIR = ".optuna_trials"
+PRUNED_ATTR = "pruned_at_step"  # set on a trial by its first seed's job when the pruner stops it
 SMOOTHING_WINDOW = 100  # steps averaged into each reported value (the window of final_loss)
 
 
@@ -56,8 +57,10 @@ def ticket_path(sweep_dir: str | os.PathLike, job_num: int) -> Path:
 
 
 class TrialReporter:
-    """`reporter(steps_done, losses)`: every `every` steps, report the loss averaged over the last
-    SMOOTHING_WINDOW steps to the trial (seed 0 only) and raise `Pruned` if the pruner says stop."""
+    """`reporter(steps_done, losses)`, every `every` steps: the trial's first seed reports its loss averaged
+    over the last SMOOTHING_WINDOW steps and stops (`Pruned`) when the pruner says so, marking the trial;
+    its other seeds stop when they find the trial marked. So the pruner judges one curve per trial, as
+    with one seed, whether the seeds run side by side or one after another."""
 
     def __init__(self, study, trial_id: int, every: int, total_steps: int, reports: bool):
         self.study, self.trial_id = study, trial_id
@@ -65,16 +68,20 @@ class TrialReporter:
         self.next_check = every
 
     def __call__(self, steps_done: int, losses: np.ndarray) -> None:
-        if steps_done < self.next_check or len(losses) == 0:
+        if steps_done < self.next_check or len(losses) == 0 or steps_done >= self.total_steps:
             return
         self.next_check = (steps_done // self.every + 1) * self.every
         import optuna
 
+        trial = optuna.trial.Trial(self.study, self.trial_id)
+        if not self.reports:
+            if (step := trial.user_attrs.get(PRUNED_ATTR)) is not None:
+                raise Pruned(steps_done, f"pruned with its trial, whose first seed was pruned at step {step}")
+            return
         value = float(smooth(losses[-SMOOTHING_WINDOW:], SMOOTHING_WINDOW)[-1])
-        trial = optuna.trial.Trial(self.study, self.trial_id)  # fresh: sees the other seeds' reports
-        if self.reports:
-            trial.report(value, steps_done)
-        if steps_done < self.total_steps and trial.should_prune():
+        trial.report(value, steps_done)
+        if trial.should_prune():
+            trial.set_user_attr(PRUNED_ATTR, steps_done)
             pruner = type(self.study.pruner).__name__
             raise Pruned(steps_done, f"pruned by {pruner} at step {steps_done} (smoothed loss {value:.4g})")
 

@@ -187,6 +187,9 @@ class Tracker:
         """How many runs match the filter, counting no further than `at_most`."""
         return len(self.client.search_runs([experiment_id], filter_string, max_results=at_most))
 
+    def run(self, run_id: str) -> Run:
+        return self.client.get_run(run_id)
+
     def metric_history(self, run_id: str, key: str) -> list[Metric]:
         return self.client.get_metric_history(run_id, key)
 

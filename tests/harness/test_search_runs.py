@@ -196,3 +196,16 @@ def test_a_named_search_checks_and_counts_its_trials(tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
     assert check_command_line(["-m", "sweeps=search_adamw"]) == 48 * 2
     assert check_command_line(["-m", "sweeps=search_adamw", "hydra.sweeper.n_trials=4"]) == 4 * 2
+
+
+def test_a_searchs_report_shows_its_study_history_importances_slices_and_curves(pruning_search, tmp_path):
+    from harness.report import build_report, find_sweep
+
+    files = build_report(find_sweep(tracking_uri=pruning_search.store.uri), tmp_path)
+    figures = {path.name for path in files.figures}
+    assert {f"search_{name}.png" for name in ("curves", "history", "importances", "slices")} <= figures
+    study = study_of(pruning_search.cwd)
+    markdown = files.markdown.read_text()
+    assert f"{study.study_name} in sqlite:///{pruning_search.cwd}/optuna.db" in markdown
+    assert f"#{study.best_trial.number}: {study.best_value:.4g} with lr={study.best_params['lr']}" in markdown
+    assert "1 complete" not in markdown and "2 complete" in markdown and "1 pruned" in markdown

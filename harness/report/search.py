@@ -1,0 +1,131 @@
+"""What only a search's report has (a sweep run with `hydra/sweeper=optuna`): the study it fed, its best
+trial and that trial's loss curves, the optimisation history, the parameters' importances, the objective
+against each parameter (slices) and the curves of the trials the pruner stopped.
+
+The trials come from the study's own store (named on the parent run: `optuna.study_name`,
+`optuna.storage`); the curves from MLflow, through the gateway, as every other figure's.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import optuna
+import pandas as pd
+from matplotlib import pyplot as plt
+from matplotlib.figure import Figure
+
+from harness.curves import PLOT_CEILING, smooth
+from harness.report.data import Sweep
+from harness.tracking import KILLED, has_credentials, open_store
+
+SMOOTHING = 100  # steps, as the pruner saw the curves
+
+SEARCH_FIGURE_TEXTS = {  # name: (title, caption)
+    "search_curves": (
+        "Best trial and pruned trials",
+        "Training loss (rolling mean over 100 steps, as reported to the pruner) of the best trial's runs "
+        "(bold) and of every run the pruner stopped (thin, ending where it was stopped).",
+    ),
+    "search_history": (
+        "Optimisation history",
+        "Each finished trial's objective (the mean over its seeds) in the order the study ran them, and the "
+        "best so far.",
+    ),
+    "search_importances": (
+        "Parameter importances",
+        "How much of the objective's variation each parameter explains (optuna.importance, PED-ANOVA).",
+    ),
+    "search_slices": ("Slices", "The objective of each finished trial against each searched parameter."),
+}
+
+
+@dataclass(frozen=True)
+class SearchFacts:
+    study: optuna.Study
+    storage: str
+
+    @property
+    def facts(self) -> dict[str, str]:
+        trials = self.study.get_trials(deepcopy=False)
+        states = pd.Series([t.state.name for t in trials]).value_counts()
+        found = {
+            "study": f"{self.study.study_name} in {self.storage}",
+            "trials": ", ".join(f"{n} {state.lower()}" for state, n in states.items()) or "none",
+        }
+        complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+        if complete:
+            best = self.study.best_trial
+            params = " ".join(f"{key}={value}" for key, value in best.params.items())
+            found["best trial"] = f"#{best.number}: {best.value:.4g} with {params}"
+        return found
+
+
+def search_of(sweep: Sweep) -> SearchFacts | None:
+    """The study a search sweep fed, or None for a grid (or when its store cannot be read here)."""
+    if sweep.root_run_id is None:
+        return None
+    store = open_store(sweep.tracking_uri)
+    parent = store.run(sweep.root_run_id)
+    name, storage = parent.data.params.get("optuna.study_name"), parent.data.params.get("optuna.storage")
+    if name is None or storage is None or has_credentials(storage) or "***" in storage:
+        return None
+    from harness.search.study import load_existing, open_storage, storage_exists
+
+    if not storage_exists(storage):
+        return None
+    study = load_existing(open_storage(storage), name)
+    return SearchFacts(study, storage) if study is not None else None
+
+
+def search_figures(search: SearchFacts, runs: pd.DataFrame, curves: pd.DataFrame) -> dict[str, Figure | None]:
+    figures = {"search_curves": curves_figure(search.study, runs, curves)}
+    complete = search.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # optuna.visualization.matplotlib is marked experimental
+        from optuna.visualization import matplotlib as optuna_plots
+
+        figures["search_history"] = figure_of(optuna_plots.plot_optimization_history(search.study))
+        figures["search_importances"] = (
+            figure_of(optuna_plots.plot_param_importances(search.study)) if len(complete) >= 2 else None
+        )
+        figures["search_slices"] = figure_of(optuna_plots.plot_slice(search.study)) if complete else None
+    return figures
+
+
+def figure_of(axes) -> Figure:
+    first = np.ravel(axes)[0] if isinstance(axes, np.ndarray) else axes
+    figure = first.figure
+    figure.set_size_inches(max(figure.get_size_inches()[0], 7.0), 4.2)
+    figure.tight_layout()
+    return figure
+
+
+def curves_figure(study: optuna.Study, runs: pd.DataFrame, curves: pd.DataFrame) -> Figure | None:
+    if curves.empty or "optuna_trial" not in runs:
+        return None
+    trial_of = dict(zip(runs["run_id"], pd.to_numeric(runs["optuna_trial"], errors="coerce"), strict=True))
+    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    best = study.best_trial.number if complete else None
+    pruned = set(runs.loc[(runs["status"] == KILLED) & runs["pruned_at_step"].notna(), "run_id"])
+    shown = [run for run in runs["run_id"] if trial_of.get(run) == best or run in pruned]
+    if not shown:
+        return None
+    figure, ax = plt.subplots(figsize=(7.0, 4.2))
+    for run_id in shown:
+        curve = curves[curves["run_id"] == run_id]
+        values = np.minimum(smooth(curve["loss"].to_numpy(), SMOOTHING), PLOT_CEILING)
+        is_best = trial_of.get(run_id) == best
+        label = f"trial {trial_of[run_id]:.0f}" + (" (best)" if is_best else " (pruned)")
+        ax.plot(curve["step"], values, linewidth=2.0 if is_best else 0.8, alpha=1.0 if is_best else 0.6,
+                color="C0" if is_best else "C3", label=label)  # fmt: skip
+    handles, labels = ax.get_legend_handles_labels()
+    unique = dict(zip(labels, handles, strict=True))
+    ax.legend(unique.values(), unique.keys(), fontsize="small", ncol=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("training loss (smoothed)")
+    figure.tight_layout()
+    return figure
