@@ -6,6 +6,8 @@ the space: every choice, both ends of each interval or range.
 
 from __future__ import annotations
 
+import importlib.util
+
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
@@ -25,6 +27,7 @@ from harness.search.study import (
 from harness.tracking import resolve_tracking_uri
 from hydra_plugins.harness_optuna_sweeper.config import GRID_TARGET
 
+GP_TARGET = "optuna.samplers.GPSampler"  # needs torch
 EXAMPLE = "'lr=tag(log,interval(1e-4,1e-1))' 'width=choice(16,32,64)'"
 
 
@@ -57,6 +60,9 @@ def search_axes(master: DictConfig, arguments: list[str]) -> dict[str, list[str]
 
 def check_built(what: str, cfg: DictConfig, space) -> None:
     """The sampler or pruner its config describes can be built (a grid: the space is discrete)."""
+    if cfg._target_ == GP_TARGET and importlib.util.find_spec("torch") is None:
+        # GPSampler is built without torch and fails only once its random start-up trials are done
+        raise ConfigError("hydra/sweeper/sampler=gp needs torch: pip install torch (not a dependency)")
     try:
         if cfg._target_ == GRID_TARGET:
             instantiate(cfg, search_space={d.key: d.grid_values() for d in space.dimensions})

@@ -183,6 +183,18 @@ def test_a_search_that_cannot_run_is_one_line_before_anything_is_written(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_the_gp_sampler_is_refused_up_front_without_torch(tmp_path, monkeypatch):
+    import importlib.util
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    command = ["-m", "hydra/sweeper=optuna", "hydra/sweeper/sampler=gp", "lr=interval(1e-4,1)"]
+    if importlib.util.find_spec("torch") is not None:
+        assert check_command_line(command) == 20
+        return
+    with pytest.raises(ConfigError, match="^hydra/sweeper/sampler=gp needs torch"):
+        check_command_line(command)
+
+
 def test_the_study_cannot_share_the_mlflow_sqlite_file(tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
     with pytest.raises(
