@@ -5,6 +5,7 @@ own sweepers make them."""
 from __future__ import annotations
 
 import optuna
+from hydra import version as hydra_version
 from hydra.core.plugins import Plugins
 from hydra.plugins.sweeper import Sweeper
 from hydra.test_utils.launcher_common_tests import BatchedSweeperTestSuite, IntegrationTestSuite
@@ -15,8 +16,11 @@ from hydra_plugins.harness_optuna_sweeper.sweeper import OptunaSweeper
 
 @fixture(autouse=True)
 def study_beside_a_temporary_store(tmp_path, monkeypatch):
-    """The default study storage is `optuna.db` beside the MLflow store: keep both in tmp_path."""
+    """The default study storage is `optuna.db` beside the MLflow store: keep both in tmp_path. And
+    Hydra's version base as in a fresh process: the suites expect its default (an earlier test's
+    `initialize_config_dir(version_base="1.3")` leaves it set in this one)."""
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    monkeypatch.setattr(hydra_version.VersionBase.instance(), "version_base", hydra_version._UNSPECIFIED_)
 
 
 # The suites' apps return None (no objective): their trials fail, which ends no search. A suite runs the
