@@ -47,10 +47,10 @@ EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process SIGTERM end
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 @vectorizable  # under hydra/launcher=vectorized, jobs that can share a batch train together
-def hydra_entry(cfg: DictConfig) -> dict:
+def hydra_entry(cfg: DictConfig) -> str:
     from harness.runner.job import run_job
 
-    return run_job(cfg)  # a sweeper reads it (the Optuna sweeper's objective)
+    return run_job(cfg)  # the run's id: the Optuna sweeper reads the trial's outcome from that run
 
 
 def main(argv: list[str] | None = None) -> None:

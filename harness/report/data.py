@@ -24,8 +24,8 @@ from harness.tracking import (
     Tracker,
     open_store,
     resolve_tracking_uri,
-    scrub_text,
     reused_in_filter,
+    scrub_text,
     sqlite_path,
     sweep_jobs_filter,
 )

@@ -25,7 +25,7 @@ def write_artifacts(result: TrainResult, task: dict[str, Any], title: str, direc
     ]
     written[0].write_text(OmegaConf.to_yaml(OmegaConf.create(scrub(task))))
     written[1].write_text(result.graph_dot)
-    if not result.diverged:
+    if result.completed:
         x, y_pred, y_target = result.eval_x, result.eval_pred, result.eval_target
         written.append(plot_fit(x, y_pred, y_target, directory / "fit.png", title))
         np.savez(directory / "fit.npz", x=x, y_pred=y_pred, y_target=y_target)
@@ -42,7 +42,7 @@ def write_curve(losses: np.ndarray, directory: Path) -> Path:
 
 def result_metrics(result: TrainResult) -> dict[str, float]:
     metrics = {"train_seconds": result.train_seconds}
-    if not result.diverged:
+    if result.completed:
         metrics |= {
             "eval_mse": result.eval_mse,
             "eval_max_abs_err": result.eval_max_abs_err,

@@ -6,7 +6,8 @@ model on the engine's runs axis (`MLP.stacked`): run r's parameters and then its
 `default_rng(seed_r)` as `train` draws them, and its optimizer gets its own lr, betas, weight decay,
 eps and momentum, so its numbers are those of its run alone. A run whose loss stops being finite is
 left out of every later step (`optimizer.step(active)`) and reported at its own step; the others go on.
-Each task's `train_seconds` is its share of its batch's time.
+A run whose `on_progress` raises `StopTraining` (a search's pruner) is left out the same way, its result
+ending at that step. Each task's `train_seconds` is its share of its batch's time.
 """
 
 from __future__ import annotations
@@ -22,7 +23,16 @@ from hydra.utils import get_method
 from engine import Constant, Mean, Square, Variable
 from engine.nn import MLP
 from harness.runner.targets import TARGETS
-from harness.runner.training import EVAL_X, PROGRESS_EVERY, ProgressCallback, TrainResult, divergence, train
+from harness.runner.training import (
+    EVAL_X,
+    PROGRESS_EVERY,
+    ProgressCallback,
+    StopTraining,
+    TrainResult,
+    divergence,
+    final_progress,
+    train,
+)
 
 # What may differ between the runs of one batch: the seed (its own initial weights and inputs), the
 # optimizer's per-run hyperparameters, and what only says how a run is recorded.
@@ -102,6 +112,8 @@ def train_batch(tasks: Sequence[dict[str, Any]], callbacks: Sequence[ProgressCal
     active = np.ones(runs, dtype=bool)
     failure_step: list[int | None] = [None] * runs
     failure_reason: list[str | None] = [None] * runs
+    stop_reason: list[str | None] = [None] * runs
+    done = np.full(runs, steps)  # steps each run trained
     seed_gradient = np.ones(runs)
     factor = first["divergence_factor"]
     started = time.perf_counter()
@@ -114,7 +126,7 @@ def train_batch(tasks: Sequence[dict[str, Any]], callbacks: Sequence[ProgressCal
                 diverged |= active & (values > factor * np.maximum(losses[:, 0], np.finfo(float).tiny))
             for run in np.flatnonzero(diverged):
                 first_loss = float(losses[run, 0]) if step else None
-                failure_step[run] = step
+                failure_step[run] = done[run] = step
                 failure_reason[run] = divergence(float(values[run]), first_loss, factor)
             active &= ~diverged
             if not active.any():
@@ -125,25 +137,30 @@ def train_batch(tasks: Sequence[dict[str, Any]], callbacks: Sequence[ProgressCal
             if step % PROGRESS_EVERY == PROGRESS_EVERY - 1:
                 for run in np.flatnonzero(active):
                     if callbacks[run] is not None:
-                        callbacks[run](step, losses[run, : step + 1])
+                        try:
+                            callbacks[run](step, losses[run, : step + 1])
+                        except StopTraining as stop:  # this run only: the others go on
+                            stop_reason[run], done[run], active[run] = stop.reason, step + 1, False
+                if not active.any():
+                    break
         share = (time.perf_counter() - started) / runs
         predictions = model(Variable(np.broadcast_to(EVAL_X, (runs, *EVAL_X.shape)))).values[:, :, 0]
     single = MLP(1, hidden, 1, negative_slope=first["negative_slope"], init=first["init"]["name"], rng=0)
     results = []
     for run in range(runs):
-        done = steps if failure_step[run] is None else failure_step[run]
-        if callbacks[run] is not None:
-            callbacks[run](done - 1, losses[run, :done])
+        trained = int(done[run])
+        final_progress(callbacks[run], trained - 1, losses[run, :trained])
         result = TrainResult(
-            losses=losses[run, :done].copy(),
+            losses=losses[run, :trained].copy(),
             train_seconds=share,
             failure_step=failure_step[run],
             failure_reason=failure_reason[run],
+            stop_reason=stop_reason[run],
             graph_dot=_single_graph_dot(
-                single, xs[done if failure_step[run] is not None else done - 1, run], target
+                single, xs[trained if failure_step[run] is not None else trained - 1, run], target
             ),
         )
-        if not result.diverged:
+        if result.completed:
             result.parameters = model.run_parameters(run)
             result.eval_pred = predictions[run].copy()
             result.eval_target = target(EVAL_X)[:, 0]

@@ -1,7 +1,8 @@
 """One Hydra job: validate its config, skip it if resumed, train, and record it all in one MLflow run.
 
 The run is ended whatever happens: FINISHED, FAILED (diverged: returns normally so the sweep goes
-on; raised: re-raised after the run is ended) or KILLED (Ctrl-C: re-raised so Hydra stops).
+on; raised: re-raised after the run is ended) or KILLED (Ctrl-C: re-raised so Hydra stops; pruned by
+an Optuna search's pruner: returns normally, its curve kept).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from harness.runner.signals import Terminated, no_interruptions, raise_on_sigter
 from harness.runner.sweep_context import SweepContext, current_sweep_id
 from harness.runner.sweep_plan import run_name, set_keys
 from harness.runner.training import TrainResult
-from harness.runner.trial import Pruned, TrialLink, link_trial
+from harness.runner.trial import link_trial
 from harness.runner.validation import validate
 from harness.tracking import (
     FAILED,
@@ -66,18 +67,14 @@ def failure_tags(step: int, reason: str) -> dict[str, str]:
     return {Tags.FAILURE_STEP: str(step), Tags.FAILURE_REASON: scrub_text(reason)[:500]}
 
 
-PRUNED = "PRUNED"  # a JobOutcome status: the run ended KILLED because the pruner stopped its trial
-SKIPPED = "SKIPPED"  # resume=true found the same config FINISHED
+def stopped_tags(steps_done: int, reason: str) -> dict[str, str]:
+    """A run its `on_progress` stopped early: only a search's pruner does (`harness.runner.trial`)."""
+    return failure_tags(steps_done, reason) | {Tags.PRUNED_AT_STEP: str(steps_done)}
 
 
-def job_outcome(run_id: str | None, status: str, metrics: dict[str, float] | None = None) -> dict:
-    """What a job returns to its sweeper (Hydra's `JobReturn.return_value`; plain data, so it crosses
-    processes): the run id, how it ended (FINISHED, FAILED, PRUNED, SKIPPED) and its final metrics."""
-    return {"run_id": run_id, "status": status, "metrics": metrics or {}}
-
-
-def run_job(cfg: DictConfig) -> dict:
-    """Run the job `cfg` describes; return its `job_outcome`."""
+def run_job(cfg: DictConfig) -> str:
+    """Run the job `cfg` describes; return the id of the MLflow run that holds its result (with
+    `resume=true`, the earlier FINISHED run it skipped for). A sweeper reads the outcome from that run."""
     gc.freeze()  # the libraries' long-lived objects: keep full collections from re-scanning them
     raise_on_sigterm()  # a job in a worker process (joblib, submitit) ends its run KILLED on SIGTERM
     refuse_if_terminated()
@@ -96,7 +93,7 @@ def run_job(cfg: DictConfig) -> dict:
         if context.parent_run_id:  # the sweep counts it as its own, by reference
             tracker.reuse(previous, context.sweep_id, context.parent_run_id)
         log.info("skip %s: an identical config with the same code already FINISHED in run %s", name, previous)
-        return job_outcome(previous, SKIPPED)
+        return previous
 
     trial = link_trial(hydra_cfg, context.sweep_id, tracking_uri, task["steps"])
     log.info("start %s (overrides: %s)", name, " ".join(overrides) or "none")
@@ -118,10 +115,6 @@ def run_job(cfg: DictConfig) -> dict:
         result = batch_point(shared_key(task), (task, on_progress), train_batch)
         progress.close()
         with_patience(lambda: record(tracker, run_id, task, result, name, stream), patience, tracking_uri)
-    except Pruned as pruned:
-        progress.close()
-        end_pruned_run(tracker, run_id, stream, pruned, name, trial)
-        return job_outcome(run_id, PRUNED)
     except BaseException as error:
         progress.close()
         # Hydra keeps the exception until the sweep ends: free the training's arrays its frames hold
@@ -131,7 +124,7 @@ def run_job(cfg: DictConfig) -> dict:
     log_end(name, result, run_id)
     if context.parent_run_id is None:
         log.info("stored in experiment '%s': %s", task["experiment"], where_to_look(tracking_uri))
-    return job_outcome(run_id, FAILED if result.diverged else FINISHED, result_metrics(result))
+    return run_id
 
 
 def train_batch(items: list[tuple[dict, Any]]) -> list[TrainResult]:
@@ -166,13 +159,18 @@ def record(
     tracker: Tracker, run_id: str, task: dict, result: TrainResult, name: str, stream: LossStream
 ) -> None:
     """Send the rest of the run's records in three round trips: the curve's last points, the metrics
-    and tags in one batch, the artifacts in one call, then the status: FINISHED, or FAILED if it diverged."""
-    failure = failure_tags(result.failure_step, result.failure_reason) if result.diverged else {}
+    and tags in one batch, the artifacts in one call, then the status: FINISHED, FAILED if it diverged,
+    KILLED if its `on_progress` stopped it (a search's pruner)."""
+    failure, status = {}, FINISHED
+    if result.diverged:
+        failure, status = failure_tags(result.failure_step, result.failure_reason), FAILED
+    elif result.stopped:
+        failure, status = stopped_tags(len(result.losses), result.stop_reason), KILLED
     stream.finish(result_metrics(result), failure)
     with tempfile.TemporaryDirectory(prefix="harness-") as directory:
         write_artifacts(result, task, name, Path(directory))
         tracker.log_artifacts(run_id, Path(directory))
-    tracker.end(run_id, FAILED if result.diverged else FINISHED)
+    tracker.end(run_id, status)
 
 
 def end_stopped_run(
@@ -196,16 +194,11 @@ def end_stopped_run(
     )
 
 
-def end_pruned_run(
-    tracker: Tracker, run_id: str, stream: LossStream, pruned: Pruned, name: str, trial: TrialLink
-) -> None:
-    """A trial the pruner stopped: KILLED, with the step and the reason; its curve so far is kept."""
-    stream.flush()
-    tracker.end(run_id, KILLED, {Tags.PRUNED_AT_STEP: pruned.step, Tags.FAILURE_REASON: pruned.reason})
-    log.info("end %s: KILLED, %s, run %s", name, pruned.reason, run_id)
-
-
 def log_end(name: str, result: TrainResult, run_id: str) -> None:
+    if result.stopped:
+        steps_done = len(result.losses)
+        log.info("end %s: KILLED at step %d, %s, run %s", name, steps_done, result.stop_reason, run_id)
+        return
     if result.diverged:
         log.warning(
             "end %s: FAILED, diverged at step %d (%s), run %s",

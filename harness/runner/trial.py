@@ -4,11 +4,13 @@ reporter that sends its smoothed loss to the trial and stops it when the pruner 
 The sweeper leaves a ticket per job in the sweep directory (`.optuna_trials/<job num>.json`, readable by
 jobs in other processes and on other machines); the job opens the study from its storage and rebuilds the
 pruner from the same config (Optuna does not store the pruner with the study). The training loop knows
-none of this: the reporter is called from the job's `on_progress` and raises `Pruned`.
+none of this: the reporter is called from the job's `on_progress` and raises `Pruned`, a `StopTraining`,
+which ends that run alone (in `train`, and in a vectorized launcher's batch, `train_many`).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from dataclasses import asdict, dataclass
@@ -18,18 +20,19 @@ from typing import Any
 import numpy as np
 
 from harness.curves import smooth
+from harness.runner.training import StopTraining
 
 TICKETS_DIR = ".optuna_trials"
 PRUNED_ATTR = "pruned_at_step"  # set on a trial by its first seed's job when the pruner stops it
 SMOOTHING_WINDOW = 100  # steps averaged into each reported value (the window of final_loss)
 
 
-class Pruned(Exception):
+class Pruned(StopTraining):
     """The pruner stopped this trial after `step` training steps."""
 
     def __init__(self, step: int, reason: str):
         super().__init__(reason)
-        self.step, self.reason = step, reason
+        self.step = step
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,15 @@ class TrialLink:
         return {Tags.OPTUNA_STUDY: self.ticket.study_name, Tags.OPTUNA_TRIAL: str(self.ticket.trial_number)}
 
 
+@functools.cache
+def shared_storage(url: str):
+    """One storage (one connection pool) per URL and process: a vectorized launcher's process runs
+    many trials' jobs."""
+    from harness.search.study import open_storage
+
+    return open_storage(url)
+
+
 def link_trial(hydra_cfg: Any, sweep_id: str, tracking_uri: str, total_steps: int) -> TrialLink | None:
     """The trial this Hydra job runs, or None when it is not part of an Optuna search."""
     from hydra_plugins.harness_optuna_sweeper.config import SWEEPER_TARGET
@@ -111,12 +123,12 @@ def link_trial(hydra_cfg: Any, sweep_id: str, tracking_uri: str, total_steps: in
     import optuna
     from hydra.utils import instantiate
 
-    from harness.search.study import open_storage, storage_url
+    from harness.search.study import storage_url
 
     sweeper = hydra_cfg.sweeper
     study = optuna.load_study(
         study_name=ticket.study_name,
-        storage=open_storage(storage_url(sweeper.storage, tracking_uri)),
+        storage=shared_storage(storage_url(sweeper.storage, tracking_uri)),
         sampler=optuna.samplers.RandomSampler(),  # the job never samples: keep building a Trial cheap
         pruner=instantiate(sweeper.pruner),
     )

@@ -3,9 +3,11 @@ Hydra's plugin scan stays cheap): ask the study for `n_jobs` trials, launch them
 launcher (basic, joblib, submitit, ...), tell the study how each ended, until the study holds `n_trials`.
 
 Each trial is `seeds_per_trial` jobs (seed, seed+1, ...); its value is the mean of their objective, so a
-lucky seed is never the answer. A job returns `harness.runner.job.job_outcome` (a plain number is taken as
-the value too, as Hydra's own Optuna sweeper does). A diverged job makes its trial FAIL, a pruned one
-PRUNED; a job that raised counts against `max_failure_rate`. Inside the harness (a SweepContext in the
+lucky seed is never the answer. A harness job returns its MLflow run's id (`harness.runner.job.run_job`),
+and the trial's outcome is read from that run: FINISHED with the objective among its metrics, FAILED
+(diverged), or KILLED with `pruned_at_step`; a plain number is taken as the value too, as Hydra's own
+Optuna sweeper does. A diverged job makes its trial FAIL, a pruned one PRUNED; a job that raised counts
+against `max_failure_rate`. Inside the harness (a SweepContext in the
 sweep directory) every job is a child run of the sweep's parent run, and the parent records the study.
 """
 
@@ -14,7 +16,7 @@ from __future__ import annotations
 import logging
 import math
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +37,7 @@ from hydra_plugins.harness_optuna_sweeper.config import GRID_TARGET
 
 log = logging.getLogger("harness")
 
-FINISHED, FAILED, PRUNED = "FINISHED", "FAILED", "PRUNED"  # job_outcome statuses read here
+FINISHED, FAILED, PRUNED = "FINISHED", "FAILED", "PRUNED"  # how a job ended, as `read_outcome` tells
 COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, TrialState.RUNNING)
 
 
@@ -67,6 +69,7 @@ class SearchDriver:
         self.config: DictConfig | None = None
         self.launcher = None
         self.hydra_context: HydraContext | None = None
+        self.tracking_uri: str | None = None  # where the jobs' runs are (read after each batch)
         self.job_idx = 0
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
@@ -88,7 +91,9 @@ class SearchDriver:
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")  # as Hydra's basic sweeper does
         context = SweepContext.read(sweep_dir)
-        tracking_uri = context.resolved_tracking_uri() if context else resolve_tracking_uri()
+        self.tracking_uri = tracking_uri = (
+            context.resolved_tracking_uri() if context else resolve_tracking_uri()
+        )
         url = storage_url(self.storage, tracking_uri)
         check_storage(url, tracking_uri)
         experiment = OmegaConf.select(self.config, "experiment", default=None) or self.config.hydra.job.name
@@ -155,7 +160,7 @@ class SearchDriver:
     def tell(self, study: optuna.Study, trial: optuna.trial.Trial, returns: Sequence[JobReturn]) -> None:
         statuses, values = [], []
         for job in returns:
-            status, value = read_outcome(job, self.objective)
+            status, value = read_outcome(job, self.objective, self.tracking_uri)
             statuses.append(status)
             if value is not None:
                 values.append(value)
@@ -202,25 +207,35 @@ def count(study: optuna.Study) -> int:
     return len(study.get_trials(deepcopy=False, states=COUNTED))
 
 
-def read_outcome(job: JobReturn, objective: str) -> tuple[str, float | None]:
-    """(status, objective value) of one job: from a `job_outcome` mapping or a plain number."""
+def read_outcome(job: JobReturn, objective: str, tracking_uri: str) -> tuple[str, float | None]:
+    """(status, objective value) of one job: from the MLflow run whose id it returned, or a plain number."""
     if job.status != JobStatus.COMPLETED:
         return FAILED, None
     value = job.return_value
-    if isinstance(value, Mapping):
-        metric = value.get("metrics", {}).get(objective)
-        status = value.get("status", FAILED)
-        if status == FINISHED and (metric is None or not math.isfinite(metric)):
-            log.warning(
-                "job %s returned no finite %s: its trial fails", job.hydra_cfg.hydra.job.num, objective
-            )
-            return FAILED, None
-        return status, metric
+    if isinstance(value, str):
+        return run_outcome(value, objective, tracking_uri)
     try:
         number = float(value)
     except (TypeError, ValueError):
         return FAILED, None
     return (FINISHED, number) if math.isfinite(number) else (FAILED, None)
+
+
+def run_outcome(run_id: str, objective: str, tracking_uri: str) -> tuple[str, float | None]:
+    """How the run ended, as the study is told: PRUNED (KILLED with `pruned_at_step`), FINISHED with
+    its objective, or FAILED (diverged, raised, interrupted, or no finite objective)."""
+    from harness.tracking import KILLED, Tags, open_store
+
+    run = open_store(tracking_uri).run(run_id)
+    if run.info.status == KILLED and Tags.PRUNED_AT_STEP in run.data.tags:
+        return PRUNED, None
+    if run.info.status != FINISHED:
+        return FAILED, None
+    metric = run.data.metrics.get(objective)
+    if metric is None or not math.isfinite(metric):
+        log.warning("run %s has no finite %s: its trial fails", run_id, objective)
+        return FAILED, None
+    return FINISHED, metric
 
 
 def scrub(url: str) -> str:

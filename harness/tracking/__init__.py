@@ -16,9 +16,9 @@ from harness.tracking.store import (
     MODEL_TRAINING,
     Tags,
     resolve_tracking_uri,
+    reused_in_filter,
     runs_table_url,
     sqlite_path,
-    reused_in_filter,
     sweep_jobs_filter,
     where_to_look,
 )

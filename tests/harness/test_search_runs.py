@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import optuna
 import pytest
 from optuna.trial import TrialState
@@ -85,20 +86,25 @@ def test_the_study_holds_each_trial_as_its_run_ended(pruning_search):
             assert trial.value == runs[name(trial.params["lr"])].data.metrics["eval_mse"]
 
 
-def test_a_pruned_trial_ends_killed_with_its_step_reason_and_curve(pruning_search):
+def test_a_pruned_trial_ends_killed_with_its_step_reason_and_curve(pruning_search, tmp_path):
     store = pruning_search.store
     (pruned,) = [run for run in store.children() if run.info.status == KILLED]
     step = int(pruned.data.tags[Tags.PRUNED_AT_STEP])
-    assert 100 <= step < 300
+    assert 100 <= step < 300 and int(pruned.data.tags[Tags.FAILURE_STEP]) == step
     assert pruned.data.tags[Tags.FAILURE_REASON].startswith(f"pruned by MedianPruner at step {step}")
-    assert len(store.loss_history(pruned)) == step  # every step it ran, and none after
+    curve = store.curve(pruned, tmp_path)  # curve.npz: every step it ran, and none after
+    assert len(curve) == step and np.isfinite(curve).all()
+    history = store.loss_history(pruned)  # window means of log_every_n_steps, as any run's
+    assert [point.step for point in history] == store.logged_steps(step)
+    assert history[-1].value == pytest.approx(curve[-10:].mean(), rel=1e-12)
+    assert "eval_mse" not in pruned.data.metrics and "fit.npz" not in store.artifacts(pruned)
     trial = next(t for t in study_of(pruning_search.cwd).trials if t.state == TrialState.PRUNED)
     assert max(trial.intermediate_values) == step
 
 
 def test_a_diverged_trial_is_failed_in_mlflow_and_in_the_study(pruning_search):
     (diverged,) = [run for run in pruning_search.store.children() if run.info.status == FAILED]
-    assert diverged.data.tags[Tags.FAILURE_REASON].startswith("loss is")
+    assert diverged.data.tags[Tags.FAILURE_REASON].startswith("loss ")  # not finite, or past the bound
     assert diverged.data.tags[Tags.OPTUNA_TRIAL] == "3"
 
 
