@@ -8,6 +8,7 @@ listed here are the jobs Hydra launches.
 from __future__ import annotations
 
 import itertools
+import math
 from typing import Any
 
 from hydra.core.global_hydra import GlobalHydra
@@ -69,10 +70,17 @@ def is_search(multirun_cfg: DictConfig) -> bool:
 
 
 def planned_jobs(multirun_cfg: DictConfig, arguments: list[str]) -> int:
-    """How many jobs the sweep launches (a search: at most n_trials x seeds_per_trial)."""
+    """How many jobs the sweep launches (a search: at most n_trials x seeds_per_trial, and a grid search
+    no more than its grid's points)."""
     if is_search(multirun_cfg):
+        from harness.search.space import parse_space
+        from hydra_plugins.harness_optuna_sweeper.config import GRID_TARGET
+
         sweeper = multirun_cfg.hydra.sweeper
-        return sweeper.n_trials * sweeper.seeds_per_trial
+        trials = sweeper.n_trials
+        if OmegaConf.select(sweeper, "sampler._target_", default=None) == GRID_TARGET:
+            trials = min(trials, math.prod(len(d.grid_values()) for d in parse_space(arguments).dimensions))
+        return trials * sweeper.seeds_per_trial
     return len(expand_jobs(arguments))
 
 

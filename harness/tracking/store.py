@@ -42,6 +42,8 @@ class Tags:
 
 MODEL_TRAINING = "custom_model_development"  # the UI's value of EXPERIMENT_KIND for model training
 UI_ADDRESS = "http://127.0.0.1:5000"  # where `mlflow ui` serves by default
+
+
 def reused_in_filter(sweep_id: str) -> str:
     """The MLflow search filter for the earlier runs a resumed sweep reused (`resume=true`)."""
     return f"tags.`{Tags.REUSED_IN}.{sweep_id}` != ''"

@@ -7,7 +7,7 @@ import pytest
 
 from harness.runner.batch_training import shared_key, train_many
 from harness.runner.config import task_config
-from harness.runner.training import train
+from harness.runner.training import StopTraining, train
 
 STEPS = "steps=250"  # past two progress calls (every 100 steps)
 MIXED = [  # three batches: seed_adamw x4 (one diverges: b1 != b2), sgd x2 (one diverges), adamw batch 4 x2
@@ -65,3 +65,24 @@ def test_each_task_trained_in_a_batch_equals_the_task_trained_alone(tasks):
             assert (many.final_loss, many.eval_mse) == (one.final_loss, one.eval_mse)
         assert progress_batched[index] == progress_alone[index]  # same steps, same curves so far
         assert many.train_seconds > 0
+
+
+def test_a_run_stopped_by_its_progress_callback_leaves_the_rest_of_its_batch_as_they_were(tasks):
+    batch = tasks[:4]  # one shared key: one model on the runs axis
+    alone = [train(task) for task in batch]
+
+    def stop_at_200(step, losses):
+        if len(losses) >= 200:
+            raise StopTraining("pruned")
+
+    batched = train_many(batch, [None, stop_at_200, None, None])
+
+    stopped = batched[1]
+    assert stopped.stopped and stopped.stop_reason == "pruned" and stopped.eval_pred is None
+    np.testing.assert_array_equal(stopped.losses, alone[1].losses[:200])
+    for index in (0, 2, 3):  # the others, diverged or finished, as alone, bit for bit
+        one, many = alone[index], batched[index]
+        np.testing.assert_array_equal(many.losses, one.losses, err_msg=f"task {index}")
+        assert (many.failure_step, many.stop_reason) == (one.failure_step, None)
+        if one.completed:
+            assert many.completed and many.eval_mse == one.eval_mse

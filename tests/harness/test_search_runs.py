@@ -24,6 +24,13 @@ PRUNING = [
     *SEARCH, "hydra/sweeper/sampler=grid", "lr=choice(3e-3,1e-3,1e-6,1e8)", "hydra.sweeper.n_jobs=1",
     "hydra.sweeper.pruner.n_startup_trials=2", "hydra.sweeper.pruner.n_warmup_steps=100", "steps=300",
 ]  # fmt: skip
+# Trials in flight trained as one batch (hydra/launcher=vectorized): the second pair, one model on the
+# engine's runs axis, has one run the pruner stops (lr=1e-6) and one it lets finish (lr=0.01).
+BATCHED = [
+    *SEARCH, "hydra/launcher=vectorized", "hydra.launcher.n_jobs=1", "hydra/sweeper/sampler=grid",
+    "lr=choice(3e-3,1e-3,1e-6,1e-2)", "hydra.sweeper.n_jobs=2", "hydra.sweeper.pruner.n_startup_trials=2",
+    "hydra.sweeper.pruner.n_warmup_steps=100", "steps=300",
+]  # fmt: skip
 SEEDED = [
     *SEARCH, "hydra/launcher=joblib", "hydra/sweeper/pruner=none", "hydra.sweeper.n_trials=2",
     "hydra.sweeper.n_jobs=2", "hydra.sweeper.seeds_per_trial=2", "lr=tag(log,interval(1e-4,1e-2))",
@@ -49,6 +56,11 @@ def study_of(directory: Path) -> optuna.Study:
 @pytest.fixture(scope="session")
 def pruning_search(tmp_path_factory, empty_store, run_harness):
     return run_harness(fresh_dir(tmp_path_factory, empty_store, "pruning"), *PRUNING)
+
+
+@pytest.fixture(scope="session")
+def batched_search(tmp_path_factory, empty_store, run_harness):
+    return run_harness(fresh_dir(tmp_path_factory, empty_store, "batched"), *BATCHED)
 
 
 @pytest.fixture(scope="session")
@@ -100,6 +112,23 @@ def test_a_pruned_trial_ends_killed_with_its_step_reason_and_curve(pruning_searc
     assert "eval_mse" not in pruned.data.metrics and "fit.npz" not in store.artifacts(pruned)
     trial = next(t for t in study_of(pruning_search.cwd).trials if t.state == TrialState.PRUNED)
     assert max(trial.intermediate_values) == step
+
+
+def test_a_vectorized_batch_prunes_one_run_and_trains_the_other_to_the_end(batched_search, tmp_path):
+    store, study = batched_search.store, study_of(batched_search.cwd)
+    assert "Vectorized launcher is launching 2 jobs" in batched_search.output
+    runs = store.by_name()
+    pruned, kept = runs[name(1e-6)], runs[name(1e-2)]
+    # one batch: each run's train_seconds is its share of the batch's time
+    assert pruned.data.metrics["train_seconds"] == kept.data.metrics["train_seconds"]
+    step = int(pruned.data.tags[Tags.PRUNED_AT_STEP])
+    assert (pruned.info.status, kept.info.status) == (KILLED, FINISHED) and 100 <= step < 300
+    assert len(store.curve(pruned, tmp_path / "pruned")) == step
+    assert len(store.curve(kept, tmp_path / "kept")) == 300
+    states = {trial.params["lr"]: trial for trial in study.trials}
+    assert states[1e-6].state == TrialState.PRUNED and max(states[1e-6].intermediate_values) == step
+    assert states[1e-2].state == TrialState.COMPLETE
+    assert states[1e-2].value == kept.data.metrics["eval_mse"]
 
 
 def test_a_diverged_trial_is_failed_in_mlflow_and_in_the_study(pruning_search):
@@ -214,6 +243,9 @@ def test_a_named_search_checks_and_counts_its_trials(tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
     assert check_command_line(["-m", "sweeps=search_adamw"]) == 48 * 2
     assert check_command_line(["-m", "sweeps=search_adamw", "hydra.sweeper.n_trials=4"]) == 4 * 2
+    grid = ["-m", "hydra/sweeper=optuna", "hydra/sweeper/sampler=grid", "lr=choice(1e-3,1e-2)"]
+    assert check_command_line([*grid, "width=choice(8,16)"]) == 4  # the grid's points, under n_trials=20
+    assert check_command_line([*grid, "width=range(1,40)", "hydra.sweeper.n_trials=30"]) == 30
 
 
 def test_a_searchs_report_shows_its_study_history_importances_slices_and_curves(pruning_search, tmp_path):

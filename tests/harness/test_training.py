@@ -7,7 +7,7 @@ import pytest
 
 from engine.optim import SGD, Adam, SeedAdamW
 from harness.runner.config import task_config
-from harness.runner.training import EVAL_X, build_optimizer, train
+from harness.runner.training import EVAL_X, StopTraining, build_optimizer, train
 
 
 @pytest.fixture
@@ -72,6 +72,29 @@ def test_progress_is_reported_every_hundred_steps_and_at_the_end(task):
     calls = []
     train(task("steps=250", "width=4"), on_progress=lambda step, losses: calls.append((step, len(losses))))
     assert calls == [(99, 100), (199, 200), (249, 250)]
+
+
+def stop_at(steps_done: int, calls: list):
+    """An `on_progress` that asks to stop once `steps_done` steps are done (as a pruner does)."""
+
+    def on_progress(step, losses):
+        calls.append((step, len(losses)))
+        if len(losses) >= steps_done:
+            raise StopTraining(f"stopped after {len(losses)} steps")
+
+    return on_progress
+
+
+def test_on_progress_can_stop_a_run_which_keeps_its_curve_so_far(task):
+    full = train(task("steps=350", "width=4"))
+    calls = []
+    stopped = train(task("steps=350", "width=4"), on_progress=stop_at(200, calls))
+    assert stopped.stopped and not stopped.diverged and not stopped.completed
+    assert stopped.stop_reason == "stopped after 200 steps"
+    np.testing.assert_array_equal(stopped.losses, full.losses[:200])  # the steps it ran, and no more
+    assert stopped.eval_pred is None and stopped.parameters == {}  # no fitted network to evaluate
+    assert calls == [(99, 100), (199, 200), (199, 200)]  # and the call at the end, whose stop is moot
+    assert full.completed and not full.stopped
 
 
 @pytest.mark.parametrize(
