@@ -37,7 +37,7 @@ from omegaconf import OmegaConf  # noqa: E402
 
 from harness.runner.config import CONF_DIR, task_config  # noqa: E402
 from harness.runner.training import train  # noqa: E402
-from harness.runner.trial import Pruned, TrialReporter  # noqa: E402
+from harness.runner.trial import TrialReporter  # noqa: E402
 from harness.search.samplers import OrderedGridSampler  # noqa: E402
 from harness.search.space import parse_space  # noqa: E402
 from hydra_plugins.harness_optuna_sweeper.config import (  # noqa: E402
@@ -76,12 +76,10 @@ def objective(space, steps: int, budget: Budget, prune: bool):
         for index, seed in enumerate(SEARCH_SEEDS):
             reporter = TrialReporter(trial.study, trial._trial_id, REPORT_EVERY, steps, reports=index == 0)
             hook = (lambda step, losses, r=reporter: r(step + 1, losses)) if prune else None
-            try:
-                result = train(task_for(space.overrides(params), seed, steps), hook)
-            except Pruned as pruned:
-                budget.steps += pruned.step
-                raise optuna.TrialPruned(pruned.reason) from None
-            budget.steps += len(result.losses)
+            result = train(task_for(space.overrides(params), seed, steps), hook)
+            budget.steps += len(result.losses)  # a pruned run: the steps it ran before the pruner stopped it
+            if result.stopped:
+                raise optuna.TrialPruned(result.stop_reason)
             if result.diverged:
                 return float("nan")  # Optuna: FAIL
             scores.append(result.eval_mse)
