@@ -147,10 +147,15 @@ def draw_figures(
     one_seed = one_seed_per_setting(runs, keys)
     texts = figure_texts(one_seed) | SEARCH_FIGURE_TEXTS
     curves = sweep_curves(sweep, runs)
-    bands = curve_bands(curves)
     with report_style():
+        # In a search each trial is a setting of its own: one panel per setting would be 48 panels for
+        # 48 trials. Its own figure shows the best trial's curves and the pruned ones.
+        panels = None
+        if search is None:
+            bands = curve_bands(curves)
+            panels = loss_curves_figure(bands, summary, keys, failures(runs), bands_drawn=not one_seed)
         drawn = {
-            "loss_curves": loss_curves_figure(bands, summary, keys, failures(runs), bands_drawn=not one_seed),
+            "loss_curves": panels,
             "fit": fit_figure(fitted_curves(sweep, runs, summary)),
             "sensitivity": sensitivity_figure(summary, keys, error_bars=not one_seed),
             "heatmap": heatmap_figure(summary, keys),

@@ -254,6 +254,7 @@ def test_a_searchs_report_shows_its_study_history_importances_slices_and_curves(
     files = build_report(find_sweep(tracking_uri=pruning_search.store.uri), tmp_path)
     figures = {path.name for path in files.figures}
     assert {f"search_{name}.png" for name in ("curves", "history", "importances", "slices")} <= figures
+    assert "loss_curves.png" not in figures  # a panel per trial: the search's own curves replace them
     study = study_of(pruning_search.cwd)
     markdown = files.markdown.read_text()
     assert f"{study.study_name} in sqlite:///{pruning_search.cwd}/optuna.db" in markdown
