@@ -148,6 +148,14 @@ def test_the_parent_run_records_the_study_and_its_best_trial(pruning_search):
     assert params["optuna.best.lr"] == str(study.best_params["lr"])
     assert metrics["optuna.best_value"] == study.best_value
     assert (metrics["optuna.n_complete"], metrics["optuna.n_pruned"], metrics["optuna.n_failed"]) == (2, 1, 1)
+    assert (params["lr"], params["n_jobs"]) == (
+        "choice(3e-3,1e-3,1e-6,1e8)",
+        "4",
+    )  # the space; the grid's size
+    assert (
+        parent.data.tags[Tags.NOTE].startswith("Search `")
+        and "over lr=choice(3e-3" in parent.data.tags[Tags.NOTE]
+    )
     assert parent.info.status == FINISHED
 
 
