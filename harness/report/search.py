@@ -32,13 +32,17 @@ SEARCH_FIGURE_TEXTS = {  # name: (title, caption)
     "search_history": (
         "Optimisation history",
         "Each finished trial's objective (the mean over its seeds) in the order the study ran them, and the "
-        "best so far.",
+        "best so far; on a log axis when the values span more than two decades.",
     ),
     "search_importances": (
         "Parameter importances",
         "How much of the objective's variation each parameter explains (optuna.importance, PED-ANOVA).",
     ),
-    "search_slices": ("Slices", "The objective of each finished trial against each searched parameter."),
+    "search_slices": (
+        "Slices",
+        "The objective of each finished trial against each searched parameter, coloured by trial number; "
+        "on a log axis when the values span more than two decades.",
+    ),
 }
 
 
@@ -87,19 +91,31 @@ def search_figures(search: SearchFacts, runs: pd.DataFrame, curves: pd.DataFrame
         warnings.simplefilter("ignore")  # optuna.visualization.matplotlib is marked experimental
         from optuna.visualization import matplotlib as optuna_plots
 
-        figures["search_history"] = figure_of(optuna_plots.plot_optimization_history(search.study))
+        wide = objective_is_wide([trial.value for trial in complete])
+        figures["search_history"] = figure_of(optuna_plots.plot_optimization_history(search.study), wide)
         figures["search_importances"] = (
             figure_of(optuna_plots.plot_param_importances(search.study)) if len(complete) >= 2 else None
         )
-        figures["search_slices"] = figure_of(optuna_plots.plot_slice(search.study)) if complete else None
+        figures["search_slices"] = (
+            figure_of(optuna_plots.plot_slice(search.study), wide) if complete else None
+        )
     return figures
 
 
-def figure_of(axes) -> Figure:
-    first = np.ravel(axes)[0] if isinstance(axes, np.ndarray) else axes
-    figure = first.figure
+def objective_is_wide(values: list[float]) -> bool:
+    """Do the objective's values span more than two decades (then a log axis shows them all)?"""
+    return bool(values) and min(values) > 0 and max(values) > 100 * min(values)
+
+
+def figure_of(axes, log_y: bool = False) -> Figure:
+    drawn = list(np.ravel(axes)) if isinstance(axes, np.ndarray) else [axes]
+    if log_y:
+        for ax in drawn:
+            ax.set_yscale("log")
+    figure = drawn[0].figure
     figure.set_size_inches(max(figure.get_size_inches()[0], 7.0), 4.2)
-    figure.tight_layout()
+    if len(figure.axes) == len(drawn):  # a colorbar (the slices') keeps the place Optuna gave it
+        figure.tight_layout()
     return figure
 
 
