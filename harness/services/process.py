@@ -153,13 +153,14 @@ def _is_zombie(pid: int) -> bool:
         return False
 
 
-def stop_pid(pid: int | None, seconds: float = 30, group: bool = False) -> None:
-    """SIGTERM `pid` (its whole process group with `group`), wait for it to go, SIGKILL after `seconds`."""
+def stop_pid(pid: int | None, seconds: float = 30, group: bool = False, signum: int = signal.SIGTERM) -> None:
+    """Send `signum` to `pid` (its whole process group with `group`), wait for it to go, SIGKILL after
+    `seconds`."""
     if pid is None or not is_alive(pid):
         return
     send = os.killpg if group else os.kill
     try:
-        send(pid, signal.SIGTERM)
+        send(pid, signum)
     except ProcessLookupError:
         return
     deadline = time.monotonic() + seconds
