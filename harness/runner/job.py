@@ -1,8 +1,9 @@
 """One Hydra job: validate its config, skip it if resumed, train, and record it all in one MLflow run.
 
 The run is ended whatever happens: FINISHED, FAILED (diverged: returns normally so the sweep goes
-on; raised: re-raised after the run is ended) or KILLED (Ctrl-C: re-raised so Hydra stops; pruned by
-an Optuna search's pruner: returns normally, its curve kept).
+on; raised: re-raised after the run is ended) or KILLED (Ctrl-C, SIGTERM: re-raised so Hydra stops;
+pruned by an Optuna search's pruner: returns normally, its curve kept; a SLURM job stopped by its time
+limit or scancel: returns normally, so the sweep goes on).
 """
 
 from __future__ import annotations
@@ -19,12 +20,19 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from harness.runner import slurm_stops
 from harness.runner.artifacts import result_metrics, write_artifacts, write_curve
 from harness.runner.batch_training import shared_key, train_many
 from harness.runner.config import config_hash, run_params, task_config
 from harness.runner.progress import StepProgress
 from harness.runner.provenance import code_version
-from harness.runner.signals import Terminated, no_interruptions, raise_on_sigterm, refuse_if_terminated
+from harness.runner.signals import (
+    Terminated,
+    no_interruptions,
+    raise_on_sigterm,
+    refuse_if_terminated,
+    stopped_by_slurm,
+)
 from harness.runner.sweep_context import SweepContext, current_sweep_id
 from harness.runner.sweep_plan import run_name, set_keys
 from harness.runner.training import TrainResult
@@ -120,6 +128,8 @@ def run_job(cfg: DictConfig) -> str:
         # Hydra keeps the exception until the sweep ends: free the training's arrays its frames hold
         traceback.clear_frames(error.__traceback__)
         end_stopped_run(tracker, run_id, stream, error, name)
+        if stopped_by_slurm(error):  # SLURM stopped this job alone: the sweep goes on and reports it
+            return run_id
         raise
     log_end(name, result, run_id)
     if context.parent_run_id is None:
@@ -176,11 +186,14 @@ def record(
 def end_stopped_run(
     tracker: Tracker, run_id: str, stream: LossStream, error: BaseException, name: str
 ) -> None:
-    """End a run its job could not finish: KILLED on Ctrl-C, else FAILED; keep the curve so far."""
+    """End a run its job could not finish: KILLED on Ctrl-C or SIGTERM (on SLURM: its time limit or
+    scancel), else FAILED; keep the curve so far."""
     interrupted = isinstance(error, KeyboardInterrupt)
     reason = f"{type(error).__name__}: {error}"
     if interrupted:
         reason = TERMINATED if isinstance(error, Terminated) else INTERRUPTED
+    if stopped_by_slurm(error):  # its time limit, or scancel
+        reason = slurm_stops.stop_reason(error.signum)
     try:
         with no_interruptions():  # a second Ctrl-C or SIGTERM must not cut the run's ending short
             stream.finish(tags=failure_tags(len(stream.losses), reason))

@@ -5,6 +5,8 @@ process and in every job it raises `Terminated` (a KeyboardInterrupt), so that t
 its run KILLED with its step and the sweep ends KILLED, as on Ctrl-C. On the way out the launching
 process stops its child processes (joblib's loky workers, submitit's): SIGTERM, a grace period for
 them to end their own runs, then SIGKILL; `kill -9` on a worker cannot be caught (harness.runner.stale).
+A job under SLURM (`SLURM_JOB_ID` set) also stops on submitit's warning signal ahead of its time
+limit, and stops once: SLURM may send SIGTERM twice (harness.runner.slurm_stops says why it came).
 """
 
 from __future__ import annotations
@@ -15,11 +17,17 @@ import threading
 
 import psutil
 
+from harness.runner import slurm_stops
+
 GRACE_SECONDS = 15.0  # for child processes to end their runs after SIGTERM
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM arrived; handled as Ctrl-C is."""
+    """SIGTERM arrived (on SLURM, or the warning signal: `signum`); handled as Ctrl-C is."""
+
+    def __init__(self, signum: int = signal.SIGTERM):
+        super().__init__()
+        self.signum = signum
 
 
 _terminated = threading.Event()
@@ -28,6 +36,22 @@ _terminated = threading.Event()
 def _raise_terminated(signum, frame):
     _terminated.set()
     raise Terminated()
+
+
+def _raise_terminated_once(signum, frame):
+    if not _terminated.is_set():  # a later signal (SLURM's second SIGTERM) must not cut the run's ending
+        _terminated.set()
+        raise Terminated(signum)
+
+
+_SLURM_STOPS = (signal.SIGTERM, slurm_stops.warning_signal())
+
+
+def stopped_by_slurm(error: BaseException | None = None) -> bool:
+    """Whether this process is a SLURM job stopping on SLURM's signals (raise_on_sigterm set them),
+    and, given `error`, whether it is such a stop."""
+    installed = signal.getsignal(signal.SIGTERM) is _raise_terminated_once
+    return installed and (error is None or isinstance(error, Terminated))
 
 
 def refuse_if_terminated() -> None:
@@ -47,11 +71,16 @@ def _stop_children_then_raise(signum, frame):
 
 def raise_on_sigterm(launcher: bool = False) -> None:
     """From now on SIGTERM raises Terminated in this process's main thread; in the `launcher`, after
-    its child processes were stopped. A handler already set (the launcher's) is kept."""
+    its child processes were stopped. A handler already set (the launcher's) is kept, but for
+    submitit's in a SLURM job: there SIGTERM and submitit's warning signal raise Terminated, once."""
     if threading.current_thread() is not threading.main_thread():
         return
     if launcher:
         signal.signal(signal.SIGTERM, _stop_children_then_raise)
+    elif slurm_stops.job_id() and signal.getsignal(signal.SIGTERM) is not _stop_children_then_raise:
+        slurm_stops.note_end_time()
+        for signum in _SLURM_STOPS:
+            signal.signal(signum, _raise_terminated_once)
     elif signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
         signal.signal(signal.SIGTERM, _raise_terminated)
 
@@ -62,7 +91,8 @@ def no_interruptions():
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    stops = {signal.SIGINT, signal.SIGTERM} | ({*_SLURM_STOPS} if stopped_by_slurm() else set())
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in stops}
     try:
         yield
     finally:

@@ -18,17 +18,23 @@ def exclusive_lock(path: Path):
         yield
 
 
+HELD = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR2)  # Ctrl-C, SIGTERM, SLURM's time-limit warning
+
+
 @contextmanager
 def interrupts_held():
-    """Hold Ctrl-C until the block is done, then act on it as the previous handler would (main thread)."""
+    """Hold Ctrl-C, SIGTERM and SIGUSR2, where Python handles them, until the block is done, then act
+    on the first that came as its handler would (main thread): a batch is sent and counted, or neither."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    caught = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    caught: list[int] = []
+    handled = {signum: handler for signum in HELD if callable(handler := signal.getsignal(signum))}
+    previous = {signum: signal.signal(signum, lambda n, frame: caught.append(n)) for signum in handled}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
-    if caught and callable(previous):
-        previous(signal.SIGINT, None)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if caught:
+        previous[caught[0]](caught[0], None)

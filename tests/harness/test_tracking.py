@@ -185,3 +185,25 @@ def test_ctrl_c_during_a_batch_waits_until_the_batch_is_stored():
             time.sleep(0.05)  # the signal arrives in here, and is held
             reached_end_of_block = True
     assert reached_end_of_block
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGUSR2])
+def test_a_stop_signal_during_a_batch_waits_until_the_batch_is_stored(signum):
+    class Stop(BaseException):
+        pass
+
+    def stop(signum, frame):
+        raise Stop()
+
+    previous = signal.signal(signum, stop)  # as harness.runner.signals sets them in a job
+    try:
+        reached_end_of_block = False
+        with pytest.raises(Stop):
+            with tracking.interrupts_held():
+                os.kill(os.getpid(), signum)
+                time.sleep(0.05)  # the signal arrives in here, and is held
+                reached_end_of_block = True
+        assert reached_end_of_block
+        assert signal.getsignal(signum) is stop  # the job's handler is back
+    finally:
+        signal.signal(signum, previous)
