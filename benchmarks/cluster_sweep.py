@@ -47,9 +47,8 @@ def run_sweep(cwd: Path, launcher: str, jobs: int, steps: int, env: dict) -> tup
     wall = time.perf_counter() - started
     if done.returncode != 0:
         sys.exit(f"{launcher} sweep failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    sweep_id = next(
-        line.split("sweep ", 1)[1].split(":")[0] for line in done.stderr.splitlines() if " jobs over " in line
-    )
+    lines = (done.stdout + done.stderr).splitlines()  # Hydra logs to stdout
+    sweep_id = next(line.split("sweep ", 1)[1].split(":")[0] for line in lines if " jobs over " in line)
     return wall, sweep_id
 
 
