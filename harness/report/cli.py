@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from harness.report.build import ARTIFACT_DIR, build_report
 from harness.report.data import LATEST, ReportError, find_sweep
@@ -33,7 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         check_access(args.tracking_uri or resolve_tracking_uri())
-        files = build_report(find_sweep(args.experiment, args.sweep, args.tracking_uri), args.out)
+        sweep = find_sweep(args.experiment, args.sweep, args.tracking_uri)
+        Path(args.out).mkdir(parents=True, exist_ok=True)  # an --out that cannot be written: before any read
+        files = build_report(sweep, args.out)
     except (ReportError, StoreAccessError) as error:
         print(f"harness.report: {error}", file=sys.stderr)
         return 2

@@ -278,6 +278,8 @@ class Tracker:
 @functools.cache
 def open_store(tracking_uri: str) -> Tracker:
     """The process's one gateway to the store at `tracking_uri`."""
+    # MLflow draws a progress bar on stderr for every artifact download: noise around a one-line error
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     return Tracker(tracking_uri)
 
 
