@@ -45,6 +45,9 @@ LOSS_HEADROOM = 10  # the loss axis ends this many times above the highest start
 FLOOR_MARGIN = 0.5  # ... and this fraction below the lowest loss drawn
 FAILURE_MARKER = "X"
 TITLE_WIDTH = 48  # characters per title line in a panel
+# points drawn per loss curve: a panel is about 1,000 px wide and the bands are smoothed over 2% of
+# the steps, so more points draw nothing new (a 3000-step curve is every 5th step, and its last)
+DRAWN_POINTS = 600
 
 
 @contextmanager
@@ -123,6 +126,17 @@ def loss_limits(bands: pd.DataFrame) -> tuple[float, float] | None:
     return FLOOR_MARGIN * float(positive.min()), top
 
 
+def thinned(band: pd.DataFrame) -> pd.DataFrame:
+    """Every k-th row of a smoothed band, and its last (where a stopped run's band ends): at most
+    about DRAWN_POINTS rows."""
+    stride = -(-len(band) // DRAWN_POINTS)
+    if stride <= 1:
+        return band
+    keep = np.zeros(len(band), dtype=bool)
+    keep[::stride] = keep[-1] = True
+    return band[keep]
+
+
 def stop_label(steps: list[int], reasons: list[str]) -> str:
     verb = "diverged" if all(str(reason).startswith("loss is") for reason in reasons) else "failed"
     at = ", ".join(str(step) for step in sorted(steps))
@@ -150,10 +164,12 @@ def loss_curves_figure(
     panels = curve_panels(summary, setting_keys)
     labels = list(dict.fromkeys(label for _, members in panels for _, label in members))
     colours = {label: f"C{index % 10}" for index, label in enumerate(labels)}
+    by_setting = {setting: thinned(band) for setting, band in shown.groupby("setting", sort=False)}
+    empty = shown.iloc[:0]
     figure, axes = panel_grid(len(panels), sharey=True)
     for ax, (title, members) in zip(axes, panels, strict=True):
         for setting, label in members:
-            band = shown[shown["setting"] == setting]
+            band = by_setting.get(setting, empty)
             stopped = stops[stops["setting"] == setting].dropna(subset=["failure_step"])
             colour = colours[label]
             legend = label

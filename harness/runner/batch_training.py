@@ -41,6 +41,12 @@ PER_RUN_KEYS = frozenset(
 )
 PER_RUN_OPTIMIZER_KEYS = frozenset({"lr", "betas", "weight_decay", "eps", "momentum"})
 
+# The most bytes a batch's flat parameter array may take. An optimizer step reads and writes that
+# array and its state about 17 times; once they outgrow a core's L2 cache (512 KiB here) the memory
+# traffic, not the arithmetic, sets the pace: 32 width-128 networks in one batch trained no faster
+# than one after another, slices of 4-8 of them in 0.6-0.7x the time (benchmarks/batch_slices.py).
+SLICE_BYTES = 1 << 20
+
 
 def shared_key(task: dict[str, Any]) -> str:
     """What a batch's tasks must share, as a string: tasks with equal keys can be trained together."""
@@ -49,6 +55,17 @@ def shared_key(task: dict[str, Any]) -> str:
         optimizer = shared["optimizer"]
         shared["optimizer"] = {k: v for k, v in optimizer.items() if k not in PER_RUN_OPTIMIZER_KEYS}
     return json.dumps(shared, sort_keys=True, default=str)
+
+
+def parameter_count(task: dict[str, Any]) -> int:
+    """The number of parameters of the task's network: 1 -> width x depth -> 1, each layer with a bias."""
+    sizes = [1, *[task["width"]] * task["depth"], 1]
+    return sum((fan_in + 1) * fan_out for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True))
+
+
+def runs_per_slice(task: dict[str, Any]) -> int:
+    """How many runs of the task's shape train in one batch (see SLICE_BYTES)."""
+    return max(1, SLICE_BYTES // (8 * parameter_count(task)))
 
 
 def train_many(
@@ -62,7 +79,12 @@ def train_many(
     for index, task in enumerate(tasks):
         groups.setdefault(shared_key(task), []).append(index)
     results: list[TrainResult | None] = [None] * len(tasks)
-    for indices in groups.values():
+    slices = [
+        indices[start : start + runs_per_slice(tasks[indices[0]])]
+        for indices in groups.values()
+        for start in range(0, len(indices), runs_per_slice(tasks[indices[0]]))
+    ]
+    for indices in slices:
         batch, batch_callbacks = [tasks[i] for i in indices], [callbacks[i] for i in indices]
         if len(batch) > 1:  # one model on the engine's runs axis
             trained = train_batch(batch, batch_callbacks)
