@@ -17,6 +17,12 @@ training) / jobs, the report's wall time, the store's bytes per run (the sqlite 
 files beside), and ratio = (sweep + report) / baseline.
 Targets (issue 9): vectorized sweep + report <= 0.5x the baseline; report <= 5 s; store <= 150 KiB/run.
 The machine may be shared: compare ratios from one run, not absolute times across runs.
+
+Two floors, measured in the same run, say what no launcher can go below while every job is a Hydra job
+with its own MLflow run and plots: `1-step` is the same sweep plus report with one training step a job
+(all of the bookkeeping, almost none of the training), as a ratio to the baseline; `mlflow start` is a
+fresh process opening the sweep's store with `MlflowClient` and running one query (the report's own
+floor: importing MLflow's SQL store and mapping its tables).
 """
 
 from __future__ import annotations
@@ -91,6 +97,20 @@ def directory_bytes(path: Path) -> int:
     return sum(file.stat().st_size for file in path.rglob("*") if file.is_file())
 
 
+MLFLOW_START = """
+from mlflow import MlflowClient
+import sys
+MlflowClient(sys.argv[1]).search_experiments()
+"""
+
+
+def mlflow_start(db: Path) -> float:
+    """Seconds for a fresh process to open the store with MlflowClient and run one query."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", MLFLOW_START, f"sqlite:///{db}"], env=environment(), check=True)
+    return time.perf_counter() - started
+
+
 def run_sweep(launcher: str, grid: dict, steps: int) -> dict:
     extra, workers = LAUNCHERS[launcher]
     jobs = len(list(itertools.product(*grid.values())))
@@ -116,6 +136,7 @@ def run_sweep(launcher: str, grid: dict, steps: int) -> dict:
             sys.exit(f"report failed ({report.returncode}):\n{report.stderr[-3000:]}")
         train_seconds, finished = read_runs(Path(tmp) / "mlflow.db")
         db_bytes = (Path(tmp) / "mlflow.db").stat().st_size
+        start = mlflow_start(Path(tmp) / "mlflow.db")
         artifact_bytes = directory_bytes(Path(tmp) / "mlruns")
     if finished != jobs:
         sys.exit(f"{launcher}: expected {jobs} FINISHED runs, found {finished}")
@@ -129,6 +150,7 @@ def run_sweep(launcher: str, grid: dict, steps: int) -> dict:
         "report": report_wall,
         "db_kib": db_bytes / jobs / 1024,
         "artifact_kib": artifact_bytes / jobs / 1024,
+        "mlflow_start": start,
     }
 
 
@@ -148,7 +170,7 @@ def read_runs(db: Path) -> tuple[float, int]:
 
 
 def median_of(runs: list[dict]) -> dict:
-    keys = ("wall", "train", "overhead", "report", "db_kib", "artifact_kib")
+    keys = ("wall", "train", "overhead", "report", "db_kib", "artifact_kib", "mlflow_start", "floor")
     return {**runs[0], **{key: statistics.median(run[key] for run in runs) for key in keys}}
 
 
@@ -158,6 +180,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, help="steps per job (default 3000; 500 with --quick)")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--launchers", nargs="+", default=list(LAUNCHERS), choices=list(LAUNCHERS))
+    parser.add_argument("--floor", action="store_true", help="also each sweep at 1 step a job (see above)")
     args = parser.parse_args()
     grid = QUICK_GRID if args.quick else FULL_GRID
     steps = args.steps or (500 if args.quick else 3000)
@@ -171,12 +194,16 @@ def main() -> None:
     for _ in range(args.repeats):
         engine = baseline(grid, steps)
         for launcher in args.launchers:
-            rows.append({**run_sweep(launcher, grid, steps), "engine": engine})
+            floor = run_sweep(launcher, grid, 1) if args.floor else None
+            row = {**run_sweep(launcher, grid, steps), "engine": engine}
+            row["floor"] = (floor["wall"] + floor["report"]) / engine if floor else float("nan")
+            rows.append(row)
     engine_loop = statistics.median(row["engine"] for row in rows)
     print(f"engine alone, one config after another (baseline): {engine_loop:.2f} s")
     print(
         f"{'launcher':<10} {'workers':>7} {'sweep s':>8} {'train s':>8} {'overhead s/job':>15}"
         f" {'report s':>9} {'store KiB/run':>14} {'artifacts KiB/run':>18} {'(sweep+report)/engine':>22}"
+        f" {'1-step/engine':>14} {'mlflow start s':>15}"
     )
     for launcher in args.launchers:
         mine = [row for row in rows if row["launcher"] == launcher]
@@ -185,6 +212,7 @@ def main() -> None:
         print(
             f"{launcher:<10} {r['workers']:>7} {r['wall']:>8.2f} {r['train']:>8.2f} {r['overhead']:>15.3f}"
             f" {r['report']:>9.2f} {r['db_kib']:>14.1f} {r['artifact_kib']:>18.1f} {ratio:>21.2f}x"
+            f" {r['floor']:>13.2f}x {r['mlflow_start']:>15.2f}"
         )
     print(f"load average {os.getloadavg()[0]:.1f} at the end (2 cores: above 2 means other work shared them)")
     print("overhead = (sweep wall - total train_seconds) / jobs; store = mlflow.db bytes / jobs")
