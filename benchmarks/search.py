@@ -1,11 +1,12 @@
 """Does a search find as good a setting as the grid, for less compute? TPE with pruning, TPE, random
 search and the grid, over the same space of the seed's experiment.
 
-    python benchmarks/search.py [--steps 1500] [--trials 12] [--repeats 3]
+    python benchmarks/search.py [--steps 1500] [--trials 12] [--repeats 3] [--seeds 2]
 
-The space is a grid of lr x weight decay x width (4 x 3 x 3 = 36 settings). Every trial trains 2 seeds
-(0, 1) and is valued at their mean eval_mse, as `hydra.sweeper.seeds_per_trial=2` does; the searches get
-`--trials` trials each (12: a third of the grid's), 3 repeats with sampler seeds 0, 1, 2 (the grid is
+The space is a grid of lr x weight decay x width (4 x 3 x 3 = 36 settings). Every trial (and every
+grid setting) trains `--seeds` seeds (0, 1, ...) and is valued at their mean eval_mse, as
+`hydra.sweeper.seeds_per_trial` does; the searches get `--trials` trials each (12: a third of the
+grid's), 3 repeats with sampler seeds 0, 1, 2 (the grid is
 deterministic: it runs once). Each method's chosen setting is then re-trained on 4 seeds no method saw
 (100..103) and scored by their mean eval_mse. Compute is training steps actually run (a pruned seed
 counts the steps it ran).
@@ -47,7 +48,6 @@ from hydra_plugins.harness_optuna_sweeper.config import (  # noqa: E402
 )
 
 SPACE = ["lr=choice(3e-4,1e-3,3e-3,1e-2)", "weight_decay=choice(0.0,1e-3,1e-2)", "width=choice(16,32,64)"]
-SEARCH_SEEDS = (0, 1)
 HELD_OUT_SEEDS = (100, 101, 102, 103)
 REPORT_EVERY = 100
 
@@ -69,11 +69,11 @@ def task_for(overrides: list[str], seed: int, steps: int) -> dict:
     return task_config(cfg)
 
 
-def objective(space, steps: int, budget: Budget, prune: bool):
+def objective(space, steps: int, budget: Budget, prune: bool, seeds: tuple[int, ...]):
     def value(trial: optuna.Trial) -> float:
         params = {d.key: trial.suggest_categorical(d.key, d.distribution.choices) for d in space.dimensions}
         scores = []
-        for index, seed in enumerate(SEARCH_SEEDS):
+        for index, seed in enumerate(seeds):
             reporter = TrialReporter(trial.study, trial._trial_id, REPORT_EVERY, steps, reports=index == 0)
             hook = (lambda step, losses, r=reporter: r(step + 1, losses)) if prune else None
             result = train(task_for(space.overrides(params), seed, steps), hook)
@@ -96,7 +96,7 @@ def held_out_score(space, params: dict, steps: int) -> float:
     return statistics.fmean(scores)
 
 
-def run_method(name: str, space, steps: int, trials: int, repeat: int) -> dict:
+def run_method(name: str, space, steps: int, trials: int, repeat: int, seeds: tuple[int, ...]) -> dict:
     budget = Budget()
     if name == "grid":
         sampler = OrderedGridSampler({d.key: d.grid_values() for d in space.dimensions})
@@ -109,7 +109,7 @@ def run_method(name: str, space, steps: int, trials: int, repeat: int) -> dict:
     pruner = build(MedianPrunerConf, n_startup_trials=3, n_warmup_steps=300) if prune else None
     study = optuna.create_study(sampler=sampler, pruner=pruner or optuna.pruners.NopPruner())
     started = time.perf_counter()
-    study.optimize(objective(space, steps, budget, prune), n_trials=trials)
+    study.optimize(objective(space, steps, budget, prune, seeds), n_trials=trials)
     states = [t.state for t in study.trials]
     return {
         "method": name,
@@ -128,17 +128,19 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--trials", type=int, default=12)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seeds", type=int, default=2, help="seeds per trial (and per grid setting): 0..N-1")
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     space = parse_space(SPACE)
-    rows = [run_method("grid", space, args.steps, 0, 0)]
+    seeds = tuple(range(args.seeds))
+    rows = [run_method("grid", space, args.steps, 0, 0, seeds)]
     for repeat in range(args.repeats):
         for name in ("tpe+pruning", "tpe", "random"):
-            rows.append(run_method(name, space, args.steps, args.trials, repeat))
+            rows.append(run_method(name, space, args.steps, args.trials, repeat, seeds))
             print(f"  {name} repeat {repeat}: held-out {rows[-1]['held_out']:.4g}, {rows[-1]['steps']} steps",
                   flush=True)  # fmt: skip
     grid = rows[0]
-    print(f"\nspace: {' '.join(SPACE)}; {args.steps} steps per run; trials valued on seeds {SEARCH_SEEDS}, "
+    print(f"\nspace: {' '.join(SPACE)}; {args.steps} steps per run; trials valued on seeds {seeds}, "
           f"chosen settings scored on held-out seeds {HELD_OUT_SEEDS}\n")  # fmt: skip
     print("| method | repeat | chosen setting | search value | held-out eval_mse | x grid best | steps | "
           "steps / grid | pruned |")  # fmt: skip

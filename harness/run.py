@@ -25,8 +25,8 @@ from harness.runner.config import CONF_DIR  # noqa: E402
 from harness.runner.preflight import plan_command_line  # noqa: E402
 from harness.runner.signals import Terminated, no_interruptions, raise_on_sigterm, stop_children  # noqa: E402
 from harness.runner.stale import close_stale_runs  # noqa: E402
-from harness.runner.sweep_id import start_sweep  # noqa: E402
 from harness.runner.validation import ConfigError  # noqa: E402
+from harness.sweep_context import start_sweep  # noqa: E402
 from harness.tracking import (  # noqa: E402
     FAILED,
     INTERRUPTED,

@@ -20,8 +20,9 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from harness.runner import sweep_plan
-from harness.runner.sweep_context import SweepContext, current_sweep_id
+from harness.runner.provenance import run_tags
 from harness.runner.sweep_progress import SweepProgress
+from harness.sweep_context import SweepContext, current_sweep_id
 from harness.tracking import FINISHED, KILLED, Tags, resolve_tracking_uri, where_to_look
 
 COMMAND = "python -m harness.run"
@@ -133,7 +134,9 @@ class MlflowSweepCallback(Callback):
         values = sweep_values(config, arguments)
         searched = keys if sweep_plan.is_search(config) else None
         description = sweep_description(context.sweep_id, jobs, values, searched)
-        tags = context.run_tags(Tags.ROLE_SWEEP, list(config.hydra.overrides.task)) | {Tags.NOTE: description}
+        tags = run_tags(context, Tags.ROLE_SWEEP, list(config.hydra.overrides.task)) | {
+            Tags.NOTE: description
+        }
         params = {key: ", ".join(shown) for key, shown in values.items()} | {"n_jobs": jobs}
         context.parent_run_id = tracker.start_run(experiment_id, f"sweep {context.sweep_id}", tags, params)
         global _open_sweep

@@ -25,7 +25,7 @@ from harness.runner.artifacts import result_metrics, write_artifacts, write_curv
 from harness.runner.batch_training import shared_key, train_many
 from harness.runner.config import config_hash, run_params, task_config
 from harness.runner.progress import StepProgress
-from harness.runner.provenance import code_version
+from harness.runner.provenance import code_version, run_tags
 from harness.runner.signals import (
     Terminated,
     no_interruptions,
@@ -33,11 +33,11 @@ from harness.runner.signals import (
     refuse_if_terminated,
     stopped_by_slurm,
 )
-from harness.runner.sweep_context import SweepContext, current_sweep_id
 from harness.runner.sweep_plan import run_name, set_keys
 from harness.runner.training import TrainResult
 from harness.runner.trial import link_trial
 from harness.runner.validation import validate
+from harness.sweep_context import SweepContext, current_sweep_id
 from harness.tracking import (
     FAILED,
     FINISHED,
@@ -143,7 +143,7 @@ def train_batch(items: list[tuple[dict, Any]]) -> list[TrainResult]:
 
 
 def job_tags(context: SweepContext, overrides: list[str], digest: str) -> dict[str, str]:
-    tags = context.run_tags(Tags.ROLE_JOB, overrides) | {Tags.CONFIG_HASH: digest}
+    tags = run_tags(context, Tags.ROLE_JOB, overrides) | {Tags.CONFIG_HASH: digest}
     if context.parent_run_id:
         tags[Tags.PARENT_RUN_ID] = context.parent_run_id
     return tags

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import subprocess
 from importlib import metadata
 from pathlib import Path
 
 from harness.runner.config import REPO_ROOT
+from harness.runner.stale import process_tag
+from harness.sweep_context import SweepContext
+from harness.tracking import Tags
 
 PACKAGES = ("numpy", "mlflow", "hydra-core")
 
@@ -68,3 +72,16 @@ def provenance_tags() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             tags[f"version.{package}"] = "unknown"
     return tags
+
+
+def run_tags(context: SweepContext, role: str, overrides: list[str]) -> dict[str, str]:
+    """The tags of every run of a sweep, its parent's and its jobs' alike."""
+    return {
+        Tags.SWEEP_ID: context.sweep_id,
+        Tags.ROLE: role,
+        Tags.SWEPT_KEYS: json.dumps(context.swept_keys),
+        Tags.OVERRIDES: " ".join(overrides),
+        Tags.GIT_COMMIT: git_commit(),
+        Tags.PROCESS: process_tag(),
+        **provenance_tags(),
+    }

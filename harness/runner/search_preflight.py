@@ -13,6 +13,7 @@ from omegaconf import DictConfig
 
 from harness.runner.validation import ConfigError
 from harness.search.driver import check_settings
+from harness.search.samplers import GRID_TARGET
 from harness.search.space import SearchSpaceError, parse_space, representative_overrides
 from harness.search.study import (
     Search,
@@ -25,7 +26,6 @@ from harness.search.study import (
     storage_url,
 )
 from harness.tracking import resolve_tracking_uri
-from hydra_plugins.harness_optuna_sweeper.config import GRID_TARGET
 
 GP_TARGET = "optuna.samplers.GPSampler"  # needs torch
 EXAMPLE = "'lr=tag(log,interval(1e-4,1e-1))' 'width=choice(16,32,64)'"

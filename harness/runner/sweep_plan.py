@@ -73,8 +73,8 @@ def planned_jobs(multirun_cfg: DictConfig, arguments: list[str]) -> int:
     """How many jobs the sweep launches (a search: at most n_trials x seeds_per_trial, and a grid search
     no more than its grid's points)."""
     if is_search(multirun_cfg):
+        from harness.search.samplers import GRID_TARGET
         from harness.search.space import parse_space
-        from hydra_plugins.harness_optuna_sweeper.config import GRID_TARGET
 
         sweeper = multirun_cfg.hydra.sweeper
         trials = sweeper.n_trials

@@ -11,18 +11,15 @@ which ends that run alone (in `train`, and in a vectorized launcher's batch, `tr
 from __future__ import annotations
 
 import functools
-import json
-import os
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from harness.curves import smooth
 from harness.runner.training import StopTraining
+from harness.search.ticket import TrialTicket
 
-TICKETS_DIR = ".optuna_trials"
 PRUNED_ATTR = "pruned_at_step"  # set on a trial by its first seed's job when the pruner stops it
 SMOOTHING_WINDOW = 100  # steps averaged into each reported value (the window of final_loss)
 
@@ -33,30 +30,6 @@ class Pruned(StopTraining):
     def __init__(self, step: int, reason: str):
         super().__init__(reason)
         self.step = step
-
-
-@dataclass(frozen=True)
-class TrialTicket:
-    study_name: str
-    trial_number: int
-    trial_id: int
-    seed_index: int  # 0 reports the trial's curve; every seed stops when the trial is pruned
-    sweep_id: str | None = None  # a ticket left by another sweep in the same directory is not this job's
-
-    def write(self, sweep_dir: str | os.PathLike, job_num: int) -> Path:
-        path = ticket_path(sweep_dir, job_num)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(asdict(self)))
-        return path
-
-    @classmethod
-    def read(cls, sweep_dir: str | os.PathLike, job_num: int) -> TrialTicket | None:
-        path = ticket_path(sweep_dir, job_num)
-        return cls(**json.loads(path.read_text())) if path.exists() else None
-
-
-def ticket_path(sweep_dir: str | os.PathLike, job_num: int) -> Path:
-    return Path(sweep_dir) / TICKETS_DIR / f"{job_num}.json"
 
 
 class TrialReporter:

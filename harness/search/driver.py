@@ -28,12 +28,12 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
-from harness.runner.sweep_context import SweepContext
-from harness.runner.trial import TICKETS_DIR, TrialTicket
+from harness.search.samplers import GRID_TARGET
 from harness.search.space import SearchSpace, parse_space
 from harness.search.study import Search, check_storage, open_study, storage_url
+from harness.search.ticket import TICKETS_DIR, TrialTicket
+from harness.sweep_context import SweepContext
 from harness.tracking import resolve_tracking_uri
-from hydra_plugins.harness_optuna_sweeper.config import GRID_TARGET
 
 log = logging.getLogger("harness")
 

@@ -86,3 +86,13 @@ def test_a_grid_over_a_continuous_interval_is_refused():
     (dimension,) = parse_space(["lr=interval(0.1,1)"]).dimensions
     with pytest.raises(SearchSpaceError, match="a grid needs discrete values"):
         dimension.grid_values()
+
+
+def test_the_sweepers_grid_sampler_config_names_the_grid_sampler():
+    from hydra.utils import get_class
+
+    from harness.search.samplers import GRID_TARGET
+    from hydra_plugins.harness_optuna_sweeper.config import GridSamplerConf
+
+    assert GridSamplerConf._target_ == GRID_TARGET
+    assert get_class(GRID_TARGET) is OrderedGridSampler
