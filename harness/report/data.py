@@ -24,10 +24,8 @@ from harness.tracking import (
     Tracker,
     open_store,
     resolve_tracking_uri,
-    reused_in_filter,
     scrub_text,
     sqlite_path,
-    sweep_jobs_filter,
 )
 
 LATEST = "latest"
@@ -170,20 +168,12 @@ def latest_sweep_id(store: Tracker, experiment_id: str) -> tuple[str | None, str
     """The newest sweep of more than one job, else the newest run's sweep; and which of the two it is."""
     for parent in store.search_runs(experiment_id, f"tags.{Tags.ROLE} = '{Tags.ROLE_SWEEP}'", True):
         sweep_id = parent.data.tags.get(Tags.SWEEP_ID)
-        if sweep_id and job_count(store, experiment_id, sweep_id, at_most=2) >= 2:
+        if sweep_id and store.count_sweep_jobs(experiment_id, sweep_id, at_most=2) >= 2:
             return sweep_id, "the latest sweep of more than one job"
     newest = next(store.search_runs(experiment_id, "", newest_first=True), None)
     if newest is None:
         return None, ""
     return newest.data.tags.get(Tags.SWEEP_ID), "the latest run (no sweep of more than one job yet)"
-
-
-def job_count(store: Tracker, experiment_id: str, sweep_id: str, at_most: int) -> int:
-    """A sweep's jobs, up to `at_most`: its own runs and the earlier ones it reused (`resume=true`)."""
-    own = store.count_runs(experiment_id, sweep_jobs_filter(sweep_id), at_most)
-    if own >= at_most:
-        return own
-    return own + store.count_runs(experiment_id, reused_in_filter(sweep_id), at_most - own)
 
 
 def recent_sweep_ids(store: Tracker, experiment_id: str) -> list[str]:

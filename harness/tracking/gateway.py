@@ -183,9 +183,15 @@ class Tracker:
             if not page_token:
                 return
 
-    def count_runs(self, experiment_id: str, filter_string: str, at_most: int) -> int:
-        """How many runs match the filter, counting no further than `at_most`."""
-        return len(self.client.search_runs([experiment_id], filter_string, max_results=at_most))
+    def count_sweep_jobs(self, experiment_id: str, sweep_id: str, at_most: int) -> int:
+        """How many job runs the sweep has (as `sweep_job_runs`), counting no further than `at_most`."""
+        own = len(self.client.search_runs([experiment_id], sweep_jobs_filter(sweep_id), max_results=at_most))
+        if own >= at_most:
+            return own
+        reused = self.client.search_runs(
+            [experiment_id], reused_in_filter(sweep_id), max_results=at_most - own
+        )
+        return own + len(reused)
 
     def run(self, run_id: str) -> Run:
         return self.client.get_run(run_id)
