@@ -7,11 +7,10 @@ its socket in the directory; root reaches it through that socket (unix_socket au
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from harness.services.process import (
+    ServiceDirectory,
     ServiceError,
-    StateFile,
     as_user,
     is_alive,
     owned_dir,
@@ -29,20 +28,13 @@ USER = "mysql"
 
 
 @dataclass
-class MariaDB:
-    directory: Path
-
+class MariaDB(ServiceDirectory):
     def __post_init__(self):
-        self.directory = Path(self.directory).resolve()
+        super().__post_init__()
         self.data = self.directory / "data"
         self.socket = self.directory / "mysqld.sock"
         self.pid_file = self.directory / "mariadbd.pid"
         self.log = self.directory / "mariadbd.log"
-        self.state = StateFile(self.directory / "state.json")
-
-    @property
-    def port(self) -> int | None:
-        return self.state.read().get("port")
 
     @property
     def pid(self) -> int | None:

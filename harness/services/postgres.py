@@ -9,11 +9,10 @@ from __future__ import annotations
 import glob
 import signal
 from dataclasses import dataclass
-from pathlib import Path
 
 from harness.services.process import (
+    ServiceDirectory,
     ServiceError,
-    StateFile,
     as_user,
     owned_dir,
     read_pid,
@@ -33,18 +32,11 @@ def _bin(program: str) -> str:
 
 
 @dataclass
-class Postgres:
-    directory: Path
-
+class Postgres(ServiceDirectory):
     def __post_init__(self):
-        self.directory = Path(self.directory).resolve()
+        super().__post_init__()
         self.data = self.directory / "data"
         self.log = self.directory / "postgres.log"
-        self.state = StateFile(self.directory / "state.json")
-
-    @property
-    def port(self) -> int | None:
-        return self.state.read().get("port")
 
     @property
     def pid(self) -> int | None:

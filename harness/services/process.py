@@ -16,6 +16,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -214,3 +215,19 @@ def saved_port(state: StateFile, key: str, wanted: int | None = None) -> int:
         port = free_port()
     state.update(**{key: port})
     return port
+
+
+@dataclass
+class ServiceDirectory:
+    """A daemon kept in a directory of its own, with its state (its port) in `state.json` there, so that
+    a restart finds the same values. Subclasses add their files in `__post_init__` after this one's."""
+
+    directory: Path
+
+    def __post_init__(self):
+        self.directory = Path(self.directory).resolve()
+        self.state = StateFile(self.directory / "state.json")
+
+    @property
+    def port(self) -> int | None:
+        return self.state.read().get("port")
