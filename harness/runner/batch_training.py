@@ -68,6 +68,12 @@ def runs_per_slice(task: dict[str, Any]) -> int:
     return max(1, SLICE_BYTES // (8 * parameter_count(task)))
 
 
+def in_slices(indices: list[int], task: dict[str, Any]) -> list[list[int]]:
+    """One group's task indices, cut into batches of `runs_per_slice(task)`."""
+    size = runs_per_slice(task)
+    return [indices[start : start + size] for start in range(0, len(indices), size)]
+
+
 def train_many(
     tasks: Sequence[dict[str, Any]], on_progress: Sequence[ProgressCallback | None] | None = None
 ) -> list[TrainResult]:
@@ -79,11 +85,7 @@ def train_many(
     for index, task in enumerate(tasks):
         groups.setdefault(shared_key(task), []).append(index)
     results: list[TrainResult | None] = [None] * len(tasks)
-    slices = [
-        indices[start : start + runs_per_slice(tasks[indices[0]])]
-        for indices in groups.values()
-        for start in range(0, len(indices), runs_per_slice(tasks[indices[0]]))
-    ]
+    slices = [slice_ for indices in groups.values() for slice_ in in_slices(indices, tasks[indices[0]])]
     for indices in slices:
         batch, batch_callbacks = [tasks[i] for i in indices], [callbacks[i] for i in indices]
         if len(batch) > 1:  # one model on the engine's runs axis
