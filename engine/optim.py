@@ -8,6 +8,7 @@ leaves the runs where `active` is False exactly as they were, parameters and opt
 Every update is elementwise, so each run's numbers are those of the same optimizer on that run alone.
 """
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -18,6 +19,15 @@ from engine.buffer import buffer_of
 NON_NEGATIVE = ("a number >= 0", lambda v: v >= 0)
 POSITIVE = ("a number > 0", lambda v: v > 0)
 BELOW_ONE = ("in [0, 1)", lambda v: (v >= 0) & (v < 1))
+
+
+def _powers(base, steps):
+    """`base**steps` per run (an [R, 1] column), by libm's `pow` one run at a time: NumPy's vectorized
+    power rounds by the array's length (NumPy 2.4: 0.8**2 is 0.64 in an array of 4, 0.6400000000000001
+    alone), which would break the runs axis' bit equality with single runs."""
+    bases = np.broadcast_to(base, steps.shape)
+    powers = [math.pow(b, s) for b, s in zip(bases.flat, steps.flat, strict=True)]
+    return np.array(powers).reshape(steps.shape)
 
 
 def _nonzero(value):
@@ -171,9 +181,9 @@ class Adam(Optimizer):
         np.multiply(g, g, out=t)
         t *= 1 - b2
         m2 += t
-        step_size = lr / (1 - b1**self.steps)
+        step_size = lr / (1 - _powers(b1, self.steps))
         np.sqrt(m2, out=t)
-        t /= np.sqrt(1 - b2**self.steps)
+        t /= np.sqrt(1 - _powers(b2, self.steps))
         t += self.eps
         np.divide(m1, t, out=t)
         t *= step_size
