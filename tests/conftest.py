@@ -1,8 +1,109 @@
-"""Settings every test shares: no telemetry, no display, and never a user's tracking server."""
+"""Settings every test shares (no telemetry, no display, never a user's tracking server) and the tiers.
 
+- `pytest`: everything that needs only `pip install -e '.[dev]'`, as any user.
+- `pytest -m slow`: the longer end-to-end runs in subprocesses (still pip only).
+- `pytest -m system`: real services from Debian's packages (PostgreSQL, MariaDB, munge, SLURM,
+  Chromium) started as their own accounts, so root. A test marked `system("postgresql", ...)` names its
+  packages: outside CI a missing one skips it with the command that installs it; under CI
+  (`CI=true`) it fails, so CI never passes by skipping.
+"""
+
+from __future__ import annotations
+
+import glob
 import os
+import shutil
+from pathlib import Path
+
+import pytest
 
 os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 os.environ["MPLBACKEND"] = "Agg"
 os.environ.pop("MLFLOW_TRACKING_URI", None)
 os.environ.pop("MLFLOW_RUN_ID", None)
+
+# A program each Debian package installs, to tell whether it is there.
+DEBIAN_PROGRAMS = {
+    "postgresql": "initdb",
+    "mariadb-server": "mariadbd",
+    "munge": "munged",
+    "slurmctld": "slurmctld",
+    "slurmd": "slurmd",
+    "slurmdbd": "slurmdbd",
+    "slurm-client": "sbatch",
+    "chromium": "chromium",
+}
+ROOTLESS = {"chromium"}  # the other packages are services that run as their own accounts
+
+
+def under_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def is_installed(package: str) -> bool:
+    path = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", *glob.glob("/usr/lib/postgresql/*/bin")])
+    return shutil.which(DEBIAN_PROGRAMS[package], path=path) is not None
+
+
+def missing_for(packages: tuple[str, ...]) -> str | None:
+    """Why a system test cannot run here (None when it can)."""
+    unknown = [package for package in packages if package not in DEBIAN_PROGRAMS]
+    assert not unknown, f"system marker names unknown packages {unknown}: add them to DEBIAN_PROGRAMS"
+    missing = [package for package in packages if not is_installed(package)]
+    if missing:
+        names = " ".join(missing)
+        return f"needs Debian's {names}: apt-get install {names} (or run bash .ci/run)"
+    if set(packages) - ROOTLESS and os.geteuid() != 0:
+        return "needs root: the services run as their own accounts (postgres, mysql, munge, slurm)"
+    return None
+
+
+# Folders whose conftest builds one session fixture that several modules share (the report's store).
+SHARED_FIXTURE_FOLDERS = {"report"}
+
+
+def xdist_group(item) -> str:
+    """The worker group of a test under pytest-xdist's loadgroup: a module's tests stay together (its
+    module fixtures are built once), as do a folder's that share a session fixture, and every system
+    test shares one worker, which starts each service (team server, SLURM cluster) once."""
+    if item.get_closest_marker("system") is not None:
+        return "system"
+    folder = item.path.parent
+    return str(folder if folder.name in SHARED_FIXTURE_FOLDERS else item.path)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the node ids
+def pytest_collection_modifyitems(items):
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(xdist_group(item)))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    packages = tuple(package for mark in item.iter_markers("system") for package in mark.args)
+    if item.get_closest_marker("system") is None:
+        return
+    reason = missing_for(packages)
+    if reason is None:
+        return
+    if under_ci():
+        pytest.fail(f"CI=true and this system test {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def empty_store(tmp_path_factory) -> Path:
+    """A sqlite file with MLflow's tables, made once a session: a copy spares a command MLflow's
+    migrations (4-8 s here) wherever creating the store is not what the test is about."""
+    from mlflow.tracking import MlflowClient
+
+    path = tmp_path_factory.mktemp("template") / "mlflow.db"
+    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
+    return path
+
+
+@pytest.fixture
+def store_dir(tmp_path, empty_store) -> Path:
+    """`tmp_path` holding a copy of the migrated empty store as `mlflow.db`."""
+    shutil.copy(empty_store, tmp_path / "mlflow.db")
+    return tmp_path

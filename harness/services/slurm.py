@@ -172,7 +172,7 @@ class SlurmCluster:
             "AccountingStorageType=accounting_storage/slurmdbd\nAccountingStorageHost=127.0.0.1\n"
             f"AccountingStoragePort={ports['slurmdbd_port']}\nAccountingStoragePass={self.munge.socket}\n"
             "SelectType=select/cons_tres\nSelectTypeParameters=CR_Core\nSchedulerType=sched/backfill\n"
-            "MpiDefault=none\nReturnToService=2\nKillWait=30\nInactiveLimit=0\nMinJobAge=300\n"
+            "MpiDefault=none\nReturnToService=2\nKillWait=10\nOverTimeLimit=0\nInactiveLimit=0\nMinJobAge=300\n"
             f"NodeName={host} NodeAddr=127.0.0.1 CPUs={hardware['CPUs']} "
             f"RealMemory={hardware['RealMemory']} State=UNKNOWN\n"
             f"PartitionName={PARTITION} Nodes={host} Default=YES MaxTime=INFINITE State=UP\n"

@@ -4,21 +4,17 @@ README's screenshots come from the same walk (docs/make_screenshots.py)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from harness.browser_tour import CHROMIUM, COLUMNS, make_sweep, take_tour
+from harness.browser_tour import COLUMNS, make_sweep, take_tour
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.system("chromium")
 
 SWEEP = ["lr=1e-3,1e-2", "seed=0,1", "steps=200"]
 
 
 @pytest.fixture(scope="module")
 def tour(tmp_path_factory):
-    if not Path(CHROMIUM).exists():  # CI installs it (.ci/run): a missing browser is a failure, not a skip
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (bash .ci/run does)")
     sweep = make_sweep(tmp_path_factory.mktemp("browse"), *SWEEP)
     return sweep, take_tour(sweep, screenshots=sweep.directory / "screenshots")
 

@@ -9,6 +9,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from harness.tracking import Tags
+from tests.cluster.needs import SLURM, TEAM_SERVER
 from tests.cluster.sweeps import (
     count_kept_values,
     finish,
@@ -18,7 +19,7 @@ from tests.cluster.sweeps import (
     wait_for,
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.cluster]
+pytestmark = [TEAM_SERVER]
 
 STEPS = 30000  # long enough for the first job to be mid-curve when the restart comes
 OUTAGE_FELT = r"store not answering|trying again for up to"  # harness.runner.job, harness.tracking
@@ -72,6 +73,7 @@ def test_a_restart_mid_sweep_loses_no_run_and_no_value(restarted, team_server, t
     assert f"sweep {sweep_id} done: 3 FINISHED" in output
 
 
+@SLURM
 def test_two_users_sweeping_at_once_into_one_server_each_get_all_their_runs(
     team_server, slurm_cluster, tmp_path, monkeypatch
 ):

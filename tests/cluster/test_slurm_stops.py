@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from mlflow.tracking import MlflowClient
 
 from harness.runner.slurm_stops import CANCELLED, TIME_LIMIT
 from harness.tracking import Tags
+from tests.cluster.needs import SLURM, TEAM_SERVER
 from tests.cluster.sweeps import count_kept_values, finish, start_sweep, sweep_id_of, sweep_runs, wait_for
 
-pytestmark = [pytest.mark.slow, pytest.mark.cluster]
+pytestmark = [TEAM_SERVER, SLURM]
 
 LONG = 3_000_000  # steps no job finishes within the limits below
 

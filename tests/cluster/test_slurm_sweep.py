@@ -15,8 +15,9 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from harness.tracking import Tags
+from tests.cluster.needs import SLURM, TEAM_SERVER
 
-pytestmark = [pytest.mark.slow, pytest.mark.cluster]
+pytestmark = [TEAM_SERVER, SLURM]
 
 STEPS = 200
 

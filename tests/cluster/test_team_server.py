@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
 from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 
-pytestmark = [pytest.mark.slow, pytest.mark.cluster]
+from tests.cluster.needs import TEAM_SERVER
+
+pytestmark = [TEAM_SERVER]
 
 SEARCH = "/api/2.0/mlflow/experiments/search?max_results=1"
 

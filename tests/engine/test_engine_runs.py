@@ -135,7 +135,6 @@ def seed_experiment_runs():  # ~10 s
     return stacked, singles
 
 
-@pytest.mark.slow
 def test_the_seed_experiment_as_four_runs_equals_four_single_runs_over_3000_steps(seed_experiment_runs):
     stacked, singles = seed_experiment_runs
     for run, single in enumerate(singles):

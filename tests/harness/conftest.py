@@ -4,7 +4,6 @@ subprocess against a sqlite store in a temporary directory, and readers of what 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -162,20 +161,6 @@ def start_harness():
 def stored():
     """`stored(uri)`: a reader of what the store at `uri` holds."""
     return Stored
-
-
-@pytest.fixture(scope="session")
-def empty_store(tmp_path_factory) -> Path:
-    """A sqlite file with MLflow's tables, made once: copying it spares each run ~2 s of migrations."""
-    path = tmp_path_factory.mktemp("template") / "mlflow.db"
-    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
-    return path
-
-
-@pytest.fixture
-def store_dir(tmp_path, empty_store) -> Path:
-    shutil.copy(empty_store, tmp_path / "mlflow.db")
-    return tmp_path
 
 
 def free_port() -> int:

@@ -18,9 +18,8 @@ import pytest
 from harness.tracking import Tags
 from tests.harness.conftest import harness_command, harness_env
 
-pytestmark = pytest.mark.slow
 
-
+@pytest.mark.slow
 def test_a_diverging_job_ends_failed_with_step_and_reason_and_the_sweep_goes_on(
     run_harness, store_dir, tmp_path
 ):
@@ -49,6 +48,7 @@ def _memory_limited():
     resource.setrlimit(resource.RLIMIT_DATA, (2**30, 2**30))
 
 
+@pytest.mark.slow
 def test_an_exception_in_one_job_loses_no_other_jobs_run(store_dir, stored):
     uri = f"sqlite:///{store_dir}/mlflow.db"
     arguments = ("-m", f"batch_size={2**21},1", "width=8", "depth=1", "steps=30")
@@ -69,6 +69,7 @@ def test_an_exception_in_one_job_loses_no_other_jobs_run(store_dir, stored):
     assert re.search(r"report: \S+report\.html", output)  # the finished job's result is reported
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("launcher", "running"),
     [([], 1), (["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"], 2)],
@@ -102,6 +103,7 @@ def test_ctrl_c_ends_the_running_runs_killed_keeping_what_was_logged(
     assert "interrupted" in output
 
 
+@pytest.mark.slow
 def test_a_killed_worker_fails_its_run_and_the_sweep_keeping_every_run(start_harness, stored, store_dir):
     # Job 0 finishes; jobs 1 and 2 run long on the two workers, until one worker is SIGKILLed (the
     # kernel's OOM killer, a segfault). loky then kills the other worker too, and the sweep stops.
@@ -143,6 +145,7 @@ def _loky_workers(pid: int) -> list[int]:
     return workers
 
 
+@pytest.mark.slow
 def test_resume_skips_finished_jobs_and_the_resumed_sweep_counts_them_as_its_own(run_harness, store_dir):
     run_harness(store_dir, "-m", "lr=1e-3,1e-2", "steps=20", "report=false")
     again = run_harness(store_dir, "-m", "lr=1e-3,1e-2,1e-1", "steps=20", "resume=true")

@@ -100,19 +100,3 @@ def test_refused_commands_exit_2_with_one_line_and_write_nothing(tmp_path, argv)
     assert "hunter2" not in done.stderr
     assert list(tmp_path.iterdir()) == []
 
-
-@pytest.mark.parametrize(
-    ("argv", "line"),
-    [
-        (["--sweep", "it's"], """harness.report: --sweep "it's" is not a sweep id"""),
-        (["--out", "/proc/x"], "harness.report: cannot write the report to /proc/x"),
-    ],
-)
-def test_report_refuses_a_quote_in_the_sweep_and_an_unwritable_out(run_harness, store_dir, argv, line):
-    run_harness(store_dir, "-m", "seed=0,1", "steps=20", "report=false")
-    done = subprocess.run(
-        [sys.executable, "-m", "harness.report", *argv], cwd=store_dir,
-        env=harness_env(f"sqlite:///{store_dir}/mlflow.db"), capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert done.returncode == 2 and done.stderr.startswith(line), done.stderr
-    assert len(done.stderr.strip().splitlines()) == 1

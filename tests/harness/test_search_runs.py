@@ -68,6 +68,7 @@ def seeded_search(tmp_path_factory, empty_store, run_harness):
     return run_harness(fresh_dir(tmp_path_factory, empty_store, "seeded"), *SEEDED)
 
 
+@pytest.mark.slow
 def test_every_trial_is_a_child_run_of_the_sweeps_parent_tagged_with_its_trial(pruning_search):
     store = pruning_search.store
     (parent,) = store.parents()
@@ -81,6 +82,7 @@ def test_every_trial_is_a_child_run_of_the_sweeps_parent_tagged_with_its_trial(p
         assert by_trial[trial.number].info.run_name == name(trial.params["lr"])
 
 
+@pytest.mark.slow
 def test_the_study_holds_each_trial_as_its_run_ended(pruning_search):
     study = study_of(pruning_search.cwd)
     states = {trial.params["lr"]: trial.state for trial in study.trials}
@@ -98,6 +100,7 @@ def test_the_study_holds_each_trial_as_its_run_ended(pruning_search):
             assert trial.value == runs[name(trial.params["lr"])].data.metrics["eval_mse"]
 
 
+@pytest.mark.slow
 def test_a_pruned_trial_ends_killed_with_its_step_reason_and_curve(pruning_search, tmp_path):
     store = pruning_search.store
     (pruned,) = [run for run in store.children() if run.info.status == KILLED]
@@ -114,6 +117,7 @@ def test_a_pruned_trial_ends_killed_with_its_step_reason_and_curve(pruning_searc
     assert max(trial.intermediate_values) == step
 
 
+@pytest.mark.slow
 def test_a_vectorized_batch_prunes_one_run_and_trains_the_other_to_the_end(batched_search, tmp_path):
     store, study = batched_search.store, study_of(batched_search.cwd)
     assert "Vectorized launcher is launching 2 jobs" in batched_search.output
@@ -131,12 +135,14 @@ def test_a_vectorized_batch_prunes_one_run_and_trains_the_other_to_the_end(batch
     assert states[1e-2].value == kept.data.metrics["eval_mse"]
 
 
+@pytest.mark.slow
 def test_a_diverged_trial_is_failed_in_mlflow_and_in_the_study(pruning_search):
     (diverged,) = [run for run in pruning_search.store.children() if run.info.status == FAILED]
     assert diverged.data.tags[Tags.FAILURE_REASON].startswith("loss ")  # not finite, or past the bound
     assert diverged.data.tags[Tags.OPTUNA_TRIAL] == "3"
 
 
+@pytest.mark.slow
 def test_the_parent_run_records_the_study_and_its_best_trial(pruning_search):
     (parent,) = pruning_search.store.parents()
     study = study_of(pruning_search.cwd)
@@ -159,6 +165,7 @@ def test_the_parent_run_records_the_study_and_its_best_trial(pruning_search):
     assert parent.info.status == FINISHED
 
 
+@pytest.mark.slow
 def test_a_trial_with_several_seeds_is_valued_at_their_mean(seeded_search):
     study = study_of(seeded_search.cwd)
     assert [trial.state for trial in study.trials] == [TrialState.COMPLETE] * 2
@@ -172,6 +179,7 @@ def test_a_trial_with_several_seeds_is_valued_at_their_mean(seeded_search):
         assert all(run.info.run_name.endswith(f"seed={run.data.params['seed']}") for run in seeds)
 
 
+@pytest.mark.slow
 def test_rerunning_a_search_continues_its_study_to_n_trials(store_dir, run_harness, monkeypatch):
     command = [*SEARCH, "hydra/sweeper/sampler=random", "hydra/sweeper/pruner=none", "lr=interval(1e-4,1e-2)",
                "steps=50", "hydra.sweeper.n_jobs=1"]  # fmt: skip
@@ -256,6 +264,7 @@ def test_a_named_search_checks_and_counts_its_trials(tmp_path, monkeypatch):
     assert check_command_line([*grid, "width=range(1,40)", "hydra.sweeper.n_trials=30"]) == 30
 
 
+@pytest.mark.slow
 def test_a_searchs_report_shows_its_study_history_importances_slices_and_curves(pruning_search, tmp_path):
     from harness.report import build_report, find_sweep
 

@@ -13,8 +13,6 @@ import pytest
 from harness.tracking import Tags
 from tests.harness.test_faults_and_resume import _stop_when, _wait_for
 
-pytestmark = pytest.mark.slow
-
 
 def _session_processes(session: int) -> list[psutil.Process]:
     alive = []
@@ -29,7 +27,7 @@ def _session_processes(session: int) -> list[psutil.Process]:
 
 @pytest.mark.parametrize(
     ("launcher", "running"),
-    [([], 1), (["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"], 2)],
+    [([], 1), pytest.param(["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"], 2, marks=pytest.mark.slow)],
     ids=["basic", "joblib"],
 )
 def test_sigterm_to_the_command_ends_its_runs_killed_and_leaves_no_process(
@@ -60,6 +58,7 @@ def test_sigterm_to_the_command_ends_its_runs_killed_and_leaves_no_process(
     assert _session_processes(process.pid) == []  # no worker left training, nor idle
 
 
+@pytest.mark.slow
 def test_a_run_left_running_by_kill_9_is_closed_by_the_next_command(
     start_harness, run_harness, stored, store_dir
 ):

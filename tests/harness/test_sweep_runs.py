@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 
 import numpy as np
 import pytest
@@ -12,17 +13,17 @@ import yaml
 
 from harness.tracking import Tags
 
-pytestmark = pytest.mark.slow
-
 STEPS = 60
 ARTIFACTS = {"fit.png", "loss.png", "graph.dot", "config.yaml", "model.npz", "fit.npz", "curve.npz"}
 METRICS = {"loss", "eval_mse", "eval_max_abs_err", "final_loss", "train_seconds"}
 
 
 @pytest.fixture(scope="module")
-def grid(run_harness, tmp_path_factory):
-    """One 2 x 2 sweep with the basic launcher, shared by the tests below (read-only)."""
+def grid(run_harness, tmp_path_factory, empty_store):
+    """One 2 x 2 sweep with the basic launcher, shared by the tests below (read-only), into a copy of
+    the migrated empty store (a fresh store is the next-but-one test's)."""
     cwd = tmp_path_factory.mktemp("grid")
+    shutil.copy(empty_store, cwd / "mlflow.db")
     return run_harness(cwd, "-m", "lr=1e-3,1e-2", "width=8,16", f"steps={STEPS}")
 
 
@@ -132,10 +133,10 @@ def test_a_single_run_of_the_defaults_reproduces_the_seed_post(run_harness, stor
     assert "run `mlflow ui` here" in single.output  # the store is ./mlflow.db where it ran
 
 
-def test_without_a_tracking_uri_the_store_is_mlflow_db_where_the_command_ran(run_harness, stored, tmp_path):
-    run_harness(tmp_path, "-m", "seed=0", "steps=10", "report=false", uri=None)
-    assert (tmp_path / "mlflow.db").exists()
-    store = stored(f"sqlite:///{tmp_path}/mlflow.db")
+def test_without_a_tracking_uri_the_store_is_mlflow_db_where_the_command_ran(run_harness, stored, store_dir):
+    # (the store already has MLflow's tables: creating one is test_two_sweeps_started_at_once_...'s)
+    run_harness(store_dir, "-m", "seed=0", "steps=10", "report=false", uri=None)
+    store = stored(f"sqlite:///{store_dir}/mlflow.db")
     assert len(store.parents()) == 1 and len(store.children()) == 1
 
 
@@ -209,8 +210,8 @@ def test_the_best_run_is_a_registered_model_that_predicts_as_the_engine_did(grid
     assert model.metadata.saved_input_example_info is not None
 
 
-def test_register_false_leaves_the_model_registry_empty(run_harness, tmp_path):
-    invocation = run_harness(tmp_path, "-m", "seed=0,1", "steps=20", "register=false", "report=false")
+def test_register_false_leaves_the_model_registry_empty(run_harness, store_dir):
+    invocation = run_harness(store_dir, "-m", "seed=0,1", "steps=20", "register=false", "report=false")
 
     client = invocation.store.client
     assert client.search_registered_models() == []

@@ -41,7 +41,6 @@ def test_same_config_same_losses_other_seed_other_losses(task):
     assert not np.array_equal(first.losses, other.losses)
 
 
-@pytest.mark.slow
 def test_the_default_experiment_fits_the_seed_target(task):
     result = train(task())
     assert len(result.losses) == 3000

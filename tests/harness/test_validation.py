@@ -87,7 +87,6 @@ def test_good_input_passes(argv):
     check_command_line(argv)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(("argv", "message"), BAD_INPUT + [(["-m", "lr=1e-3,-1", "width=8,16"], "lr=-1")])
 def test_bad_input_exits_non_zero_with_one_line_and_writes_nothing(run_harness, tmp_path, argv, message):
     refused = run_harness(tmp_path, *argv, uri=None, expect_ok=False)

@@ -7,6 +7,7 @@ a single run (made last, so it is the store's latest sweep).
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -78,8 +79,9 @@ def make_sweep(directory: Path, uri: str, spec: dict) -> str:
 
 
 @pytest.fixture(scope="session")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
+def store(tmp_path_factory: pytest.TempPathFactory, empty_store: Path) -> Store:
     directory = tmp_path_factory.mktemp("store")
+    shutil.copy(empty_store, directory / "mlflow.db")
     uri = f"sqlite:///{directory / 'mlflow.db'}"
     grid = make_sweep(directory, uri, Store.GRID)
     diverged = make_sweep(directory, uri, Store.DIVERGING)
@@ -89,9 +91,10 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
 
 
 @pytest.fixture(scope="session")
-def single_run_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+def single_run_store(tmp_path_factory: pytest.TempPathFactory, empty_store: Path) -> tuple[str, str]:
     """A store holding one single run and no sweep: its URI and the run's sweep id."""
     directory = tmp_path_factory.mktemp("single")
+    shutil.copy(empty_store, directory / "mlflow.db")
     uri = f"sqlite:///{directory / 'mlflow.db'}"
     run_harness(directory, uri, f"hydra.run.dir={directory / 'outputs'}")
     return uri, newest_sweep_id(uri)

@@ -41,7 +41,6 @@ def test_notebook_is_stored_without_outputs(name):
     assert code and all(cell.outputs == [] and cell.execution_count is None for cell in code)
 
 
-@pytest.mark.slow
 def test_sweep_analysis_notebook_runs_on_a_sweep(store, tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store.uri)
     monkeypatch.setenv("HARNESS_SWEEP", store.grid)
@@ -57,7 +56,6 @@ def test_sweep_analysis_notebook_runs_on_a_sweep(store, tmp_path, monkeypatch):
     assert images_in(notebook) >= 3  # the loss curves and one sensitivity plot per swept key
 
 
-@pytest.mark.slow
 def test_seed_walkthrough_notebook_trains_and_plots_the_fit(tmp_path, monkeypatch):
     monkeypatch.delenv("MPLBACKEND", raising=False)
 

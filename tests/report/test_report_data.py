@@ -11,8 +11,6 @@ import pytest
 
 from harness.report import ReportError, find_sweep, load_curves, load_runs, summarize
 
-pytestmark = pytest.mark.slow
-
 
 def raw_job_runs(store, sweep_id: str) -> list:
     """The sweep's job runs straight from MlflowClient: params as strings, metrics as logged."""

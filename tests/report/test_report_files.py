@@ -16,8 +16,6 @@ import pytest
 from harness.report import main, summarize, write_report
 from harness.report.data import find_sweep, load_runs
 
-pytestmark = pytest.mark.slow
-
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -159,6 +157,21 @@ def test_command_refuses_unknown_names_in_one_line(store, tmp_path, capsys, argu
     error = capsys.readouterr().err
     assert code != 0 and message in error and error.count("\n") == 1
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("arguments", "line"),
+    [
+        (["--sweep", "it's"], """harness.report: --sweep "it's" is not a sweep id"""),
+        (["--out", "/proc/x"], "harness.report: cannot write the report to /proc/x"),
+    ],
+)
+def test_command_refuses_a_quote_in_the_sweep_and_an_unwritable_out(store, tmp_path, capsys, arguments, line):
+    code = main(["--tracking-uri", store.uri, "--out", str(tmp_path / "out"), *arguments])
+
+    error = capsys.readouterr().err
+    assert code == 2 and error.startswith(line) and error.count("\n") == 1, error
+    assert not (tmp_path / "out").exists()
 
 
 def test_command_on_an_empty_directory_says_to_run_the_runner_first(tmp_path, monkeypatch, capsys):
