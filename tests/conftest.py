@@ -65,8 +65,9 @@ SHARED_FIXTURE_FOLDERS = {"report"}
 def xdist_group(item) -> str:
     """The worker group of a test under pytest-xdist's loadgroup: a module's tests stay together (its
     module fixtures are built once), as do a folder's that share a session fixture, and every system
-    test shares one worker, which starts each service (team server, SLURM cluster) once."""
-    if item.get_closest_marker("system") is not None:
+    test of a service shares one worker, which starts each (team server, SLURM cluster) once."""
+    packages = {package for mark in item.iter_markers("system") for package in mark.args}
+    if packages - ROOTLESS:
         return "system"
     folder = item.path.parent.name
     return folder if folder in SHARED_FIXTURE_FOLDERS else item.path.stem
