@@ -181,6 +181,9 @@ class SearchDriver:
             _ = raised[0].return_value  # re-raises the job's own error, with its traceback
 
 
+MAX_TRIALS = 100_000  # one command's trials: each is a run of the store and a trial of the study
+
+
 def check_settings(
     n_trials: int,
     n_jobs: int,
@@ -196,6 +199,11 @@ def check_settings(
     ):  # fmt: skip
         if not isinstance(value, int) or value <= 0:
             raise ValueError(f"hydra.sweeper.{key}={value}: must be a positive integer")
+    if n_trials > MAX_TRIALS:
+        raise ValueError(
+            f"hydra.sweeper.n_trials={n_trials} is not allowed: hydra.sweeper.n_trials must be at most "
+            f"{MAX_TRIALS} (each trial is an MLflow run; split a larger search into reruns of one study)"
+        )
     if direction not in ("minimize", "maximize"):
         raise ValueError(f"hydra.sweeper.direction={direction}: allowed: minimize, maximize")
     if not 0.0 <= max_failure_rate <= 1.0:
