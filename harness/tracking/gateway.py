@@ -29,7 +29,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 from mlflow.tracking import MlflowClient
 
-from harness.tracking.faults import deleted_experiment, explain
+from harness.tracking.faults import StoreAccessError, deleted_experiment, explain
 from harness.tracking.guards import exclusive_lock, interrupts_held
 from harness.tracking.redact import has_credentials, scrub
 from harness.tracking.store import (
@@ -95,6 +95,32 @@ class Tracker:
         with exclusive_lock(Path(f"{database}.lock")):
             self.client = MlflowClient(tracking_uri=tracking_uri)
             self.client.search_experiments(max_results=1)  # opens it, should MlflowClient() ever not
+
+    def check_artifact_root(self, experiment: str) -> None:
+        """Write and remove a probe file in the artifact folder of `experiment` when it is local: its
+        `artifact_location`, or for an experiment not made yet in a sqlite store, `./mlruns` (MLflow's
+        default root, beside which it would be made). StoreAccessError naming that folder if it cannot
+        be written. A server's artifacts are the server's: they are not probed."""
+        found = self.client.get_experiment_by_name(experiment)
+        if found is not None:
+            parsed = urlparse(found.artifact_location)
+            if parsed.scheme not in ("", "file"):
+                return
+            root = Path(parsed.path if parsed.scheme else found.artifact_location).resolve()
+        elif sqlite_path(self.uri) is not None:
+            root = Path("mlruns").resolve()
+        else:
+            return
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=root, prefix=".harness-probe-"):
+                pass
+        except OSError as error:
+            raise StoreAccessError(
+                f"the artifact folder {root} of experiment '{experiment}' cannot be written "
+                f"({error.strerror or error}): make it writable, or start from a folder where "
+                "./mlruns can be written"
+            ) from None
 
     def experiment_id(self, name: str) -> str:
         """The experiment's id, created if missing, tagged as model training (so that the UI opens on
