@@ -23,6 +23,7 @@ from omegaconf import DictConfig  # noqa: E402
 
 from harness.runner.config import CONF_DIR  # noqa: E402
 from harness.runner.preflight import plan_command_line  # noqa: E402
+from harness.runner.refused import SweepRefused  # noqa: E402
 from harness.runner.signals import Terminated, no_interruptions, raise_on_sigterm, stop_children  # noqa: E402
 from harness.runner.stale import close_stale_runs  # noqa: E402
 from harness.runner.validation import ConfigError  # noqa: E402
@@ -41,6 +42,7 @@ from harness.tracking import (  # noqa: E402
 from hydra_plugins.hydra_vectorized_launcher import vectorizable  # noqa: E402
 
 EXIT_BAD_INPUT = 2
+EXIT_REFUSED = 1  # the server refused the credentials mid-sweep
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process SIGTERM ended
 
@@ -54,7 +56,7 @@ def hydra_entry(cfg: DictConfig) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from harness.runner.callbacks import end_active_sweep
+    from harness.runner.callbacks import abandon_active_sweep, end_active_sweep
 
     argv = sys.argv[1:] if argv is None else list(argv)
     start_sweep()
@@ -73,6 +75,12 @@ def main(argv: list[str] | None = None) -> None:
     raise_on_sigterm(launcher=True)
     try:
         hydra_entry()
+    except SweepRefused as refused:  # the server refuses this user: it would refuse every ending too
+        with no_interruptions():
+            stop_children(False)
+            abandon_active_sweep(refused.line)
+        print(f"error: {refused.line}", file=sys.stderr)
+        raise SystemExit(EXIT_REFUSED) from None
     except KeyboardInterrupt as stop:
         terminated = isinstance(stop, Terminated)
         with no_interruptions():

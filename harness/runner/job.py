@@ -26,6 +26,7 @@ from harness.runner.batch_training import shared_key, train_many
 from harness.runner.config import config_hash, run_params, task_config
 from harness.runner.progress import StepProgress
 from harness.runner.provenance import code_version, run_tags
+from harness.runner.refused import SweepRefused, leave_note
 from harness.runner.signals import (
     Terminated,
     no_interruptions,
@@ -44,11 +45,13 @@ from harness.tracking import (
     INTERRUPTED,
     KILLED,
     TERMINATED,
+    CredentialsRefused,
     LossStream,
     StoreAccessError,
     Tags,
     Tracker,
     explain,
+    is_refusal,
     open_store,
     scrub_text,
     where_to_look,
@@ -107,7 +110,10 @@ def run_job(cfg: DictConfig) -> str:
     log.info("start %s (overrides: %s)", name, " ".join(overrides) or "none")
     tags = job_tags(context, overrides, digest) | (trial.tags() if trial else {})
     patience = task["store_patience"]
-    run_id = with_patience(lambda: tracker.start_run(experiment_id, name, tags), patience, tracking_uri)
+    try:
+        run_id = with_patience(lambda: tracker.start_run(experiment_id, name, tags), patience, tracking_uri)
+    except CredentialsRefused as refused:
+        raise SweepRefused(str(refused)) from None
     # the params go out with the run's first batch of records, one round trip fewer
     stream = LossStream(tracker, run_id, every=task["log_every_n_steps"], params=params)
     progress = StepProgress(name, task["steps"])
@@ -118,11 +124,16 @@ def run_job(cfg: DictConfig) -> str:
         if trial is not None:
             trial.reporter(step + 1, losses)
 
+    result = None
     try:
         # alone, `train(task, on_progress)`; under hydra/launcher=vectorized, with the jobs sharing its key
         result = batch_point(shared_key(task), (task, on_progress), train_batch)
         progress.close()
         with_patience(lambda: record(tracker, run_id, task, result, name, stream), patience, tracking_uri)
+    except CredentialsRefused as refused:
+        progress.close()
+        keep_locally(run_id, result.losses if result is not None else stream.losses, str(refused), name)
+        raise SweepRefused(str(refused)) from None
     except BaseException as error:
         progress.close()
         # Hydra keeps the exception until the sweep ends: free the training's arrays its frames hold
@@ -157,6 +168,8 @@ def with_patience(action, patience: float, tracking_uri: str):
         try:
             return action()
         except Exception as error:
+            if is_refusal(error):  # 401, 403: asked again, the server says the same
+                raise CredentialsRefused(explain(error, tracking_uri)) from error
             if time.monotonic() >= deadline:  # the true reason, as one line, goes on the run if it can
                 raise StoreAccessError(explain(error, tracking_uri)) from error
             log.warning(
@@ -204,6 +217,19 @@ def end_stopped_run(
         log.error("could not end run %s: %s", run_id, explain(store_error, tracker.tracking_uri))
     log.error(
         "end %s: %s, run %s", name, f"KILLED ({reason})" if interrupted else f"FAILED ({reason})", run_id
+    )
+
+
+def keep_locally(run_id: str, losses, reason: str, name: str) -> None:
+    """The store refuses this user: the curve goes to the job's folder, and a note says the run is to
+    end KILLED with `reason` (the next command that may use the store ends it; harness.runner.stale)."""
+    curve = write_curve(losses, Path(HydraConfig.get().runtime.output_dir))
+    leave_note(run_id, reason, curve)
+    log.info(
+        "end %s: kept in %s (the store refused it); run %s ends KILLED at the next command",
+        name,
+        curve,
+        run_id,
     )
 
 

@@ -4,7 +4,13 @@ Outside this package, import from `harness.tracking` only.
 """
 
 from harness.tracking.access import DEFAULT_STORE_TIMEOUT, bound_http_requests, check_access
-from harness.tracking.faults import NOT_AUTHENTICATED, StoreAccessError, explain
+from harness.tracking.faults import (
+    NOT_AUTHENTICATED,
+    CredentialsRefused,
+    StoreAccessError,
+    explain,
+    is_refusal,
+)
 from harness.tracking.gateway import (
     INTERRUPTED,
     TERMINATED,
@@ -32,6 +38,8 @@ from harness.tracking.store import (
 )
 
 __all__ = [
+    "CredentialsRefused",
+    "is_refusal",
     "DamagedArtifact",
     "read_arrays",
     "DEFAULT_STORE_TIMEOUT",
