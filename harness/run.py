@@ -26,7 +26,7 @@ from harness.runner.preflight import plan_command_line  # noqa: E402
 from harness.runner.refused import SweepRefused  # noqa: E402
 from harness.runner.signals import Terminated, no_interruptions, raise_on_sigterm, stop_children  # noqa: E402
 from harness.runner.stale import close_stale_runs  # noqa: E402
-from harness.runner.validation import ConfigError  # noqa: E402
+from harness.runner.validation import ConfigError, NothingToDo  # noqa: E402
 from harness.sweep_context import start_sweep  # noqa: E402
 from harness.tracking import (  # noqa: E402
     FAILED,
@@ -68,6 +68,9 @@ def main(argv: list[str] | None = None) -> None:
             tracking_uri = resolve_tracking_uri()
             experiment_id = check_access(tracking_uri, job["store_timeout"], job["experiment"])
             close_stale_runs(open_store(tracking_uri), experiment_id)
+    except NothingToDo as done:  # said, and no run made
+        print(done)
+        raise SystemExit(0) from None
     except (ConfigError, StoreAccessError) as error:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(EXIT_BAD_INPUT) from None

@@ -31,6 +31,10 @@ class ConfigError(ValueError):
     """A refused config: its message is the one line the user sees."""
 
 
+class NothingToDo(ConfigError):
+    """A command line that is fine but has nothing left to run (a search whose study is complete)."""
+
+
 def _finite(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
