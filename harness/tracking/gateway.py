@@ -9,6 +9,7 @@ values. Every param and tag is scrubbed of credentials here, on its way out.
 from __future__ import annotations
 
 import functools
+import getpass
 import logging
 import os
 import tempfile
@@ -28,6 +29,7 @@ from mlflow.entities import Metric, Param, Run, RunTag, ViewType
 from mlflow.exceptions import MlflowException
 from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 from mlflow.tracking import MlflowClient
+from mlflow.utils.mlflow_tags import MLFLOW_USER
 
 from harness.tracking.faults import StoreAccessError, deleted_experiment, explain
 from harness.tracking.guards import exclusive_lock, interrupts_held
@@ -143,8 +145,10 @@ class Tracker:
     def start_run(
         self, experiment_id: str, name: str, tags: dict[str, str], params: dict[str, Any] | None = None
     ) -> str:
-        """A new RUNNING run; `tags` may hold `mlflow.parentRunId` to nest it."""
-        run = self.client.create_run(experiment_id, run_name=name, tags=scrub(tags))
+        """A new RUNNING run; `tags` may hold `mlflow.parentRunId` to nest it. Its user is the tracking
+        username when there is one (a team server then says who made it), else the login name."""
+        user = os.environ.get("MLFLOW_TRACKING_USERNAME") or getpass.getuser()
+        run = self.client.create_run(experiment_id, run_name=name, tags=scrub({MLFLOW_USER: user, **tags}))
         run_id = run.info.run_id
         entries = [Param(key, str(value)) for key, value in scrub(params or {}).items()]
         for chunk in _chunks(entries, PARAM_BATCH_LIMIT):
