@@ -39,7 +39,7 @@ from harness.tracking import (  # noqa: E402
     open_store,
     resolve_tracking_uri,
 )
-from hydra_plugins.hydra_vectorized_launcher import vectorizable  # noqa: E402
+from hydra_plugins.hydra_vectorized_launcher import on_worker_start, vectorizable  # noqa: E402
 
 EXIT_BAD_INPUT = 2
 EXIT_REFUSED = 1  # the server refused the credentials mid-sweep
@@ -49,6 +49,7 @@ EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process SIGTERM end
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 @vectorizable  # under hydra/launcher=vectorized, jobs that can share a batch train together
+@on_worker_start(raise_on_sigterm)  # ... in worker processes that stop with their runs, and their launcher
 def hydra_entry(cfg: DictConfig) -> str:
     from harness.runner.job import run_job
 
