@@ -20,6 +20,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from harness.process_identity import is_gone
 from harness.runner import slurm_stops
 from harness.runner.artifacts import result_metrics, write_artifacts, write_curve
 from harness.runner.batch_training import shared_key, train_many
@@ -105,6 +106,14 @@ def run_job(cfg: DictConfig) -> str:
             tracker.reuse(previous, context.sweep_id, context.parent_run_id)
         log.info("skip %s: an identical config with the same code already FINISHED in run %s", name, previous)
         return previous
+    if task["resume"] and (running := running_elsewhere(tracker, experiment_id, digest)):
+        if context.parent_run_id:  # counted when it finishes, as a FINISHED one is
+            tracker.reuse(running.info.run_id, context.sweep_id, context.parent_run_id)
+        log.info(
+            "skip %s: an identical config is RUNNING in run %s (process %s): not started twice",
+            name, running.info.run_id, running.data.tags.get(Tags.PROCESS),
+        )  # fmt: skip
+        return running.info.run_id
 
     trial = link_trial(hydra_cfg, context.sweep_id, tracking_uri, task["steps"])
     log.info("start %s (overrides: %s)", name, " ".join(overrides) or "none")
@@ -146,6 +155,12 @@ def run_job(cfg: DictConfig) -> str:
     if context.parent_run_id is None:
         log.info("stored in experiment '%s': %s", task["experiment"], where_to_look(tracking_uri))
     return run_id
+
+
+def running_elsewhere(tracker: Tracker, experiment_id: str, digest: str):
+    """A RUNNING run of this config and code whose process is alive (or on another host), else None."""
+    runs = tracker.find_running(experiment_id, digest, code_version())
+    return next((run for run in runs if not is_gone(run.data.tags.get(Tags.PROCESS, ""))), None)
 
 
 def train_batch(items: list[tuple[dict, Any]]) -> list[TrainResult]:

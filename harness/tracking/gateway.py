@@ -303,6 +303,14 @@ class Tracker:
         )
         return runs[0].info.run_id if runs else None
 
+    def find_running(self, experiment_id: str, config_hash: str, code_version: str) -> list[Run]:
+        """The RUNNING job runs with this config hash and code version (some process trains them)."""
+        return self.client.search_runs(
+            [experiment_id],
+            filter_string=f"tags.{Tags.CONFIG_HASH} = '{config_hash}' and attributes.status = 'RUNNING'"
+            f" and tags.{Tags.CODE_VERSION} = '{code_version}' and tags.{Tags.ROLE} = '{Tags.ROLE_JOB}'",
+        )
+
     def reuse(self, run_id: str, sweep_id: str, parent_run_id: str) -> None:
         """Count the FINISHED run `run_id` in sweep `sweep_id` too (a resumed sweep skipped its job)."""
         self.set_tags(run_id, {f"{Tags.REUSED_IN}.{sweep_id}": parent_run_id})
