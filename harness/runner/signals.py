@@ -120,11 +120,24 @@ def no_interruptions():
             signal.signal(sig, handler)
 
 
+LOKY_TRACKER = "resource_tracker import main"  # in the command line of loky's resource tracker
+
+
+def _is_tracker(process: psutil.Process) -> bool:
+    """loky's resource tracker ignores SIGTERM by design and exits by itself once the processes that
+    share its pipe are gone; killed before them, it is relaunched and prints a KeyError traceback for
+    each semaphore the workers then unregister."""
+    try:
+        return LOKY_TRACKER in " ".join(process.cmdline())
+    except psutil.Error:
+        return False
+
+
 def stop_children(terminated: bool, grace: float = GRACE_SECONDS) -> int:
     """Stop every process this one started: SIGTERM first if `terminated` (on Ctrl-C the terminal
     signalled them already), `grace` seconds to end, then SIGKILL. How many were still alive."""
     try:
-        children = psutil.Process().children(recursive=True)
+        children = [child for child in psutil.Process().children(recursive=True) if not _is_tracker(child)]
     except psutil.Error:
         return 0
     if not children:
