@@ -77,3 +77,14 @@ def test_a_password_rotated_mid_sweep_stops_it_at_once_and_loses_nothing(team_se
     assert sorted(int(run.data.params["seed"]) for run in rerun) == sorted(set(range(6)) - finished_first)
     assert {run.info.status for run in rerun} == {"FINISHED"}
     assert not list((tmp_path / "state").rglob("*.json"))  # every note was taken
+
+
+def test_a_wrong_password_is_one_line_saying_the_server_refused_it(team_server, tmp_path):
+    env = team_server.env("admin", "not-the-password")
+    refused = start_sweep(tmp_path, env, "seed=0,1", "steps=20")
+    assert refused.wait(timeout=300) == 2
+    output = (tmp_path / "sweep.log").read_text()
+    assert output.strip().splitlines() == [
+        f"error: not authenticated: the server {team_server.url} refused admin's credentials (401): "
+        "the password changed? set MLFLOW_TRACKING_PASSWORD and rerun with resume=true"
+    ]
