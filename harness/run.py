@@ -23,9 +23,10 @@ from omegaconf import DictConfig  # noqa: E402
 
 from harness.runner.config import CONF_DIR  # noqa: E402
 from harness.runner.preflight import plan_command_line  # noqa: E402
+from harness.runner.refused import SweepRefused  # noqa: E402
 from harness.runner.signals import Terminated, no_interruptions, raise_on_sigterm, stop_children  # noqa: E402
 from harness.runner.stale import close_stale_runs  # noqa: E402
-from harness.runner.validation import ConfigError  # noqa: E402
+from harness.runner.validation import ConfigError, NothingToDo  # noqa: E402
 from harness.sweep_context import start_sweep  # noqa: E402
 from harness.tracking import (  # noqa: E402
     FAILED,
@@ -38,15 +39,17 @@ from harness.tracking import (  # noqa: E402
     open_store,
     resolve_tracking_uri,
 )
-from hydra_plugins.hydra_vectorized_launcher import vectorizable  # noqa: E402
+from hydra_plugins.hydra_vectorized_launcher import on_worker_start, vectorizable  # noqa: E402
 
 EXIT_BAD_INPUT = 2
+EXIT_REFUSED = 1  # the server refused the credentials mid-sweep
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process SIGTERM ended
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 @vectorizable  # under hydra/launcher=vectorized, jobs that can share a batch train together
+@on_worker_start(raise_on_sigterm)  # ... in worker processes that stop with their runs, and their launcher
 def hydra_entry(cfg: DictConfig) -> str:
     from harness.runner.job import run_job
 
@@ -54,7 +57,7 @@ def hydra_entry(cfg: DictConfig) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from harness.runner.callbacks import end_active_sweep
+    from harness.runner.callbacks import abandon_active_sweep, end_active_sweep
 
     argv = sys.argv[1:] if argv is None else list(argv)
     start_sweep()
@@ -66,6 +69,9 @@ def main(argv: list[str] | None = None) -> None:
             tracking_uri = resolve_tracking_uri()
             experiment_id = check_access(tracking_uri, job["store_timeout"], job["experiment"])
             close_stale_runs(open_store(tracking_uri), experiment_id)
+    except NothingToDo as done:  # said, and no run made
+        print(done)
+        raise SystemExit(0) from None
     except (ConfigError, StoreAccessError) as error:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(EXIT_BAD_INPUT) from None
@@ -73,6 +79,12 @@ def main(argv: list[str] | None = None) -> None:
     raise_on_sigterm(launcher=True)
     try:
         hydra_entry()
+    except SweepRefused as refused:  # the server refuses this user: it would refuse every ending too
+        with no_interruptions():
+            stop_children(False)
+            abandon_active_sweep(refused.line)
+        print(f"error: {refused.line}", file=sys.stderr)
+        raise SystemExit(EXIT_REFUSED) from None
     except KeyboardInterrupt as stop:
         terminated = isinstance(stop, Terminated)
         with no_interruptions():

@@ -6,6 +6,7 @@
     python -m harness.server status
     python -m harness.server rotate-password       # current one from MLFLOW_TRACKING_PASSWORD (or asked)
     python -m harness.server add-user alice        # admin's password from MLFLOW_TRACKING_PASSWORD (or asked)
+    python -m harness.server grant bob alice-study edit   # as the admin or the experiment's owner
     python -m harness.server stop
 
 Passwords (the admin's on the first start, a rotated one, a new user's) are printed once and stored
@@ -17,8 +18,10 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import socket
 import sys
 
+from harness.services import auth_api
 from harness.services.auth_api import AuthError
 from harness.services.process import ServiceError
 from harness.services.team_server import ADMIN, TeamServer
@@ -50,11 +53,31 @@ def parse(argv: list[str]) -> argparse.Namespace:
     rotate.add_argument("--user", default=ADMIN)
     add = commands.add_parser("add-user", help="create a team member with a generated password")
     add.add_argument("name")
+    grant = commands.add_parser(
+        "grant", help="give a member read, edit, manage or no_permissions on an experiment"
+    )
+    grant.add_argument("member")
+    grant.add_argument("experiment")
+    grant.add_argument("permission", help="read, edit, manage or no_permissions")
     for command in commands.choices.values():
         command.add_argument(
             "--dir", default=DEFAULT_DIR, help=f"the server's directory (default ./{DEFAULT_DIR})"
         )
     return parser.parse_args(argv)
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+PLAIN_HTTP_WARNING = (
+    "warning: Basic auth sends every password in clear over plain HTTP: let other machines reach this "
+    "server only through TLS (a reverse proxy serving https in front of it), or over a network you trust"
+)
+
+
+def public_url(url: str, host: str) -> str:
+    """The address other machines use: the host's name when the server listens on every address."""
+    if host in ("0.0.0.0", "::"):
+        return url.replace("127.0.0.1", socket.getfqdn(), 1)
+    return url
 
 
 def current_password(whose: str) -> str:
@@ -74,12 +97,16 @@ def main(argv: list[str] | None = None) -> int:
             started = server.start(
                 args.host, args.port, args.backend_store_uri, args.auth_db_uri, args.allowed_hosts
             )
-            print(f"team server: {started.url} (MLflow with basic auth; data in {server.directory})")
+            host = server.settings.read()["host"]
+            url = public_url(started.url, host)
+            print(f"team server: {url} (MLflow with basic auth; data in {server.directory})")
             print("pids: " + ", ".join(f"{name} {pid}" for name, pid in started.pids.items()))
             if started.admin_password:
                 print(f"admin password (shown once, stored nowhere): {started.admin_password}")
-            print(f"each user sets: MLFLOW_TRACKING_URI={started.url} MLFLOW_TRACKING_USERNAME=<name> "
+            print(f"each user sets: MLFLOW_TRACKING_URI={url} MLFLOW_TRACKING_USERNAME=<name> "
                   "MLFLOW_TRACKING_PASSWORD=<password>")  # fmt: skip
+            if host not in LOOPBACK:
+                print(PLAIN_HTTP_WARNING)
         elif args.command == "stop":
             server.stop()
             print(f"team server stopped (data kept in {server.directory})")
@@ -94,6 +121,16 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "add-user":
             password = server.add_user(current_password("the admin's"), args.name)
             print(f"user {args.name} created; password (shown once, stored nowhere): {password}")
+        elif args.command == "grant":
+            who = os.environ.get("MLFLOW_TRACKING_USERNAME", ADMIN)
+            password = current_password(f"{who}'s")
+            experiment_id = auth_api.grant(
+                server.url, who, password, args.member, args.experiment, args.permission
+            )
+            print(
+                f"{args.member} may now {args.permission.lower()} "
+                f"experiment {args.experiment} ({experiment_id})"
+            )
     except (ServiceError, AuthError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

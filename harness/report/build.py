@@ -8,7 +8,7 @@ The notebooks use the same API: `load_runs`, `load_curves`, `summarize`.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -54,7 +54,7 @@ from harness.report.summary import (
     summarize,
 )
 from harness.report.verdict import verdict
-from harness.tracking import FINISHED, open_store, scrub_text
+from harness.tracking import FINISHED, DamagedArtifact, open_store, scrub_text
 
 ARTIFACT_DIR = "report"
 FIGURE_DPI = CSS_PX_PER_INCH * PIXEL_DENSITY
@@ -107,6 +107,7 @@ class ReportFiles:
     verdict: str
     summary: pd.DataFrame  # display form, as printed
     logged_to_run: str | None
+    problems: list[str] = field(default_factory=list)  # one line each: what the report could not read
 
     @property
     def paths(self) -> list[Path]:
@@ -126,11 +127,16 @@ def report_figure(name: str, texts: tuple[str, str], figure: Figure) -> ReportFi
     return ReportFigure(name, *texts, png_bytes(figure), width, height)
 
 
-def fitted_curves(sweep: Sweep, runs: pd.DataFrame, summary: pd.DataFrame) -> dict:
-    """`fit.npz` of the best setting's best seed and of the worst finished setting's best seed."""
+def fitted_curves(sweep: Sweep, runs: pd.DataFrame, summary: pd.DataFrame, problems: list[str]) -> dict:
+    """`fit.npz` of the best setting's best seed and of the worst finished setting's best seed; a file
+    that cannot be read is told in `problems` and left out."""
     fits = {}
     for name, run in best_and_worst_runs(runs, summary).items():
-        arrays = load_fit(sweep.tracking_uri, run["run_id"])
+        try:
+            arrays = load_fit(sweep.tracking_uri, run["run_id"])
+        except DamagedArtifact as error:
+            problems.append(f"run {run['run_id']} ({run['setting']}): {error}: its fit is not drawn")
+            continue
         if arrays is not None:
             label = (
                 f"{run['setting']}, seed {format_value(run[SEED_KEY])}, {RANK_METRIC} {run[RANK_METRIC]:.3g}"
@@ -140,13 +146,25 @@ def fitted_curves(sweep: Sweep, runs: pd.DataFrame, summary: pd.DataFrame) -> di
 
 
 def draw_figures(
-    sweep: Sweep, runs: pd.DataFrame, summary: pd.DataFrame, search: SearchFacts | None = None
+    sweep: Sweep,
+    runs: pd.DataFrame,
+    summary: pd.DataFrame,
+    search: SearchFacts | None = None,
+    problems: list[str] | None = None,
 ) -> list[ReportFigure]:
-    """The figures that say something for this sweep, as PNG bytes, with their titles and captions."""
+    """The figures that say something for this sweep, as PNG bytes, with their titles and captions; an
+    artifact that cannot be read is one line in `problems`, and the rest is drawn."""
+    problems = [] if problems is None else problems
     keys = sweep.setting_keys
     one_seed = one_seed_per_setting(runs, keys)
     texts = figure_texts(one_seed) | SEARCH_FIGURE_TEXTS
-    curves = sweep_curves(sweep, runs)
+    damaged: dict[str, str] = {}
+    curves = sweep_curves(sweep, runs, damaged=damaged)
+    settings = dict(zip(runs["run_id"], runs["setting"], strict=True))
+    problems += [
+        f"run {run_id} ({settings[run_id]}): {why}: its curve is its loss metric"
+        for run_id, why in damaged.items()
+    ]
     with report_style():
         # In a search each trial is a setting of its own: one panel per setting would be 48 panels for
         # 48 trials. Its own figure shows the best trial's curves and the pruned ones.
@@ -156,7 +174,7 @@ def draw_figures(
             panels = loss_curves_figure(bands, summary, keys, failures(runs), bands_drawn=not one_seed)
         drawn = {
             "loss_curves": panels,
-            "fit": fit_figure(fitted_curves(sweep, runs, summary)),
+            "fit": fit_figure(fitted_curves(sweep, runs, summary, problems)),
             "sensitivity": sensitivity_figure(summary, keys, error_bars=not one_seed),
             "heatmap": heatmap_figure(summary, keys),
         }
@@ -167,8 +185,31 @@ def draw_figures(
         ]
 
 
-def report_page(sweep: Sweep, runs: pd.DataFrame, summary: pd.DataFrame) -> ReportPage:
+def jobs_fact(sweep: Sweep, runs: pd.DataFrame) -> tuple[str, list[str]]:
+    """`4 recorded by the sweep, 3 found: ...` and a line per job run that is missing from the store."""
+    if sweep.root_run_id is None or sweep.root_run_id in set(runs["run_id"]):
+        return f"{len(runs)} found (a single run)", []
+    store = open_store(sweep.tracking_uri)
+    recorded = store.run(sweep.root_run_id).data.params.get("n_jobs")
+    deleted = store.deleted_sweep_jobs(sweep.experiment_id, sweep.sweep_id)
+    missing = [
+        f"run {run.info.run_id} ({run.info.run_name}) is deleted: "
+        f"`mlflow runs restore --run-id {run.info.run_id}` brings it back"
+        for run in deleted
+    ]
+    if recorded is None:
+        return f"{len(runs)} found", missing
+    unaccounted = int(recorded) - len(runs) - len(deleted)
+    if unaccounted > 0 and search_of(sweep) is None:
+        missing.append(f"{unaccounted} job(s) have no run (never started, or removed from the store)")
+    text = f"{recorded} recorded by the sweep, {len(runs)} found"
+    return (text + f", {int(recorded) - len(runs)} missing" if int(recorded) > len(runs) else text), missing
+
+
+def report_page(sweep: Sweep, runs: pd.DataFrame, summary: pd.DataFrame) -> tuple[ReportPage, list[str]]:
+    """The page; `problems` lists what it could not read (a missing job, a damaged artifact)."""
     n_finished = int((runs["status"] == FINISHED).sum())
+    jobs, problems = jobs_fact(sweep, runs)
     facts = {
         "experiment": sweep.experiment,
         "sweep": sweep.sweep_id,
@@ -177,20 +218,25 @@ def report_page(sweep: Sweep, runs: pd.DataFrame, summary: pd.DataFrame) -> Repo
         "picked": sweep.picked or "by its id",
         "swept keys": ", ".join(sweep.swept_keys) or "none (a single run)",
         "overrides": sweep.overrides or "none",
+        "jobs": jobs,
         "runs": f"{len(runs)} ({n_finished} finished, {len(runs) - n_finished} did not)",
     }
     search = search_of(sweep)
     if search is not None:
         facts |= search.facts
-    return ReportPage(
+    figures = draw_figures(sweep, runs, summary, search, problems)
+    if problems:
+        facts["not reported"] = "; ".join(problems)
+    page = ReportPage(
         title=f"Sweep {sweep.sweep_id}",
         facts=facts,
         verdict=verdict(runs, summary),
         all_failed=n_finished == 0,
         summary=display_summary(summary, sweep.setting_keys, one_seed_per_setting(runs, sweep.setting_keys)),
         failures=display_failures(failures(runs)),
-        figures=draw_figures(sweep, runs, summary, search),
+        figures=figures,
     )
+    return page, problems
 
 
 def build_report(found: Sweep, out_dir: str | Path = "reports") -> ReportFiles:
@@ -199,7 +245,7 @@ def build_report(found: Sweep, out_dir: str | Path = "reports") -> ReportFiles:
     if runs.empty:
         raise ReportError(f"sweep {found.sweep_id!r} has no job runs yet")
     summary = summarize(runs, found.setting_keys)
-    page = report_page(found, runs, summary)
+    page, problems = report_page(found, runs, summary)
     directory = Path(out_dir) / found.sweep_id
     directory.mkdir(parents=True, exist_ok=True)
     figures = []
@@ -217,15 +263,17 @@ def build_report(found: Sweep, out_dir: str | Path = "reports") -> ReportFiles:
         verdict=page.verdict,
         summary=page.summary,
         logged_to_run=found.root_run_id,
+        problems=problems,
     )
     files.html.write_text(render_html(page), encoding="utf-8")
     files.markdown.write_text(render_markdown(page), encoding="utf-8")
     runs.to_csv(files.runs_csv, index=False)
     summary.to_csv(files.summary_csv, index=False)
+    for stale in set(directory.iterdir()) - set(files.paths):  # an earlier report's figure, not drawn now
+        if stale.is_file():
+            stale.unlink()
     if found.root_run_id:
-        store = open_store(found.tracking_uri)
-        for path in files.paths:
-            store.log_artifact(found.root_run_id, path, artifact_path=ARTIFACT_DIR)
+        open_store(found.tracking_uri).replace_artifacts(found.root_run_id, files.paths, ARTIFACT_DIR)
     return files
 
 

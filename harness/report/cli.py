@@ -58,4 +58,6 @@ def main(argv: list[str] | None = None) -> int:
         look = where_to_look(files.sweep.tracking_uri)
         print(f"logged to MLflow run {files.logged_to_run} under {ARTIFACT_DIR}/: {look}")
     print(f"open {files.html.resolve().as_uri()}")
+    for problem in files.problems:
+        print(f"harness.report: not reported: {problem}", file=sys.stderr)
     return 0

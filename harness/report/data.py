@@ -23,6 +23,7 @@ from harness.tracking import (
     Tags,
     Tracker,
     open_store,
+    read_arrays,
     resolve_tracking_uri,
     scrub_text,
     sqlite_path,
@@ -256,15 +257,19 @@ def sweep_runs(sweep: Sweep) -> pd.DataFrame:
     return runs_frame(list(jobs), sweep.setting_keys)
 
 
-def sweep_curves(sweep: Sweep, runs: pd.DataFrame, metric: str = "loss") -> pd.DataFrame:
+def sweep_curves(
+    sweep: Sweep, runs: pd.DataFrame, metric: str = "loss", damaged: dict[str, str] | None = None
+) -> pd.DataFrame:
     """Each run's `metric` at every step in long format: run_id, setting, seed, step, and the value.
 
     Read in bulk from the runs' `curve.npz` artifacts (every step, whatever `log_every_n_steps` was);
-    a run without one (stopped from outside, or logged before it existed) gives its metric history.
+    a run without one (stopped from outside, or logged before it existed), or with one that cannot be
+    read (put in `damaged`: run id, why), gives its metric history.
     """
     store, _ = open_reader(sweep.tracking_uri)
     ordered = runs.sort_values(["setting", SEED_KEY, "start_time"])
-    stored = store.read_npz(dict(zip(ordered["run_id"], ordered["artifact_uri"], strict=True)), CURVE_FILE)
+    uris = dict(zip(ordered["run_id"], ordered["artifact_uri"], strict=True))
+    stored = store.read_npz(uris, CURVE_FILE, damaged)
     pieces = []
     for run_id in ordered["run_id"]:
         arrays = stored.get(run_id, {})
@@ -283,15 +288,15 @@ def sweep_curves(sweep: Sweep, runs: pd.DataFrame, metric: str = "loss") -> pd.D
 
 
 def load_fit(tracking_uri: str, run_id: str) -> dict[str, np.ndarray] | None:
-    """The run's `fit.npz` (x, y_pred, y_target), or None when the run logged none."""
+    """The run's `fit.npz` (x, y_pred, y_target), or None when the run logged none; DamagedArtifact
+    when it is there but cannot be read."""
     store, _ = open_reader(tracking_uri)
     with tempfile.TemporaryDirectory() as scratch:
         try:
             path = store.download_artifact(run_id, "fit.npz", Path(scratch))
         except (MlflowException, OSError):
             return None
-        with np.load(path) as arrays:
-            return {name: arrays[name] for name in arrays.files}
+        return read_arrays(path)
 
 
 def load_runs(

@@ -109,6 +109,20 @@ def end_active_sweep(status: str, reason: str | None = None) -> None:
     sweep.end(status)
 
 
+def abandon_active_sweep(reason: str) -> None:
+    """The store refuses this user: leave the parent run a note (ended KILLED with `reason` by the next
+    command that may use the store) instead of ending it. No-op if no sweep is open."""
+    global _open_sweep
+    if _open_sweep is None:
+        return
+    sweep, _open_sweep = _open_sweep, None
+    if sweep.progress is not None:
+        sweep.progress.stopped.set()
+    from harness.runner.refused import leave_note
+
+    leave_note(sweep.context.parent_run_id, reason)
+
+
 class MlflowSweepCallback(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         # Hydra turns an Exception raised here into a warning and launches the jobs anyway, orphaned:

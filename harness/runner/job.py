@@ -20,12 +20,14 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from harness.process_identity import is_gone
 from harness.runner import slurm_stops
 from harness.runner.artifacts import result_metrics, write_artifacts, write_curve
 from harness.runner.batch_training import shared_key, train_many
 from harness.runner.config import config_hash, run_params, task_config
 from harness.runner.progress import StepProgress
 from harness.runner.provenance import code_version, run_tags
+from harness.runner.refused import SweepRefused, leave_note
 from harness.runner.signals import (
     Terminated,
     no_interruptions,
@@ -44,11 +46,13 @@ from harness.tracking import (
     INTERRUPTED,
     KILLED,
     TERMINATED,
+    CredentialsRefused,
     LossStream,
     StoreAccessError,
     Tags,
     Tracker,
     explain,
+    is_refusal,
     open_store,
     scrub_text,
     where_to_look,
@@ -102,12 +106,23 @@ def run_job(cfg: DictConfig) -> str:
             tracker.reuse(previous, context.sweep_id, context.parent_run_id)
         log.info("skip %s: an identical config with the same code already FINISHED in run %s", name, previous)
         return previous
+    if task["resume"] and (running := running_elsewhere(tracker, experiment_id, digest)):
+        if context.parent_run_id:  # counted when it finishes, as a FINISHED one is
+            tracker.reuse(running.info.run_id, context.sweep_id, context.parent_run_id)
+        log.info(
+            "skip %s: an identical config is RUNNING in run %s (process %s): not started twice",
+            name, running.info.run_id, running.data.tags.get(Tags.PROCESS),
+        )  # fmt: skip
+        return running.info.run_id
 
     trial = link_trial(hydra_cfg, context.sweep_id, tracking_uri, task["steps"])
     log.info("start %s (overrides: %s)", name, " ".join(overrides) or "none")
     tags = job_tags(context, overrides, digest) | (trial.tags() if trial else {})
     patience = task["store_patience"]
-    run_id = with_patience(lambda: tracker.start_run(experiment_id, name, tags), patience, tracking_uri)
+    try:
+        run_id = with_patience(lambda: tracker.start_run(experiment_id, name, tags), patience, tracking_uri)
+    except CredentialsRefused as refused:
+        raise SweepRefused(str(refused)) from None
     # the params go out with the run's first batch of records, one round trip fewer
     stream = LossStream(tracker, run_id, every=task["log_every_n_steps"], params=params)
     progress = StepProgress(name, task["steps"])
@@ -118,11 +133,16 @@ def run_job(cfg: DictConfig) -> str:
         if trial is not None:
             trial.reporter(step + 1, losses)
 
+    result = None
     try:
         # alone, `train(task, on_progress)`; under hydra/launcher=vectorized, with the jobs sharing its key
         result = batch_point(shared_key(task), (task, on_progress), train_batch)
         progress.close()
         with_patience(lambda: record(tracker, run_id, task, result, name, stream), patience, tracking_uri)
+    except CredentialsRefused as refused:
+        progress.close()
+        keep_locally(run_id, result.losses if result is not None else stream.losses, str(refused), name)
+        raise SweepRefused(str(refused)) from None
     except BaseException as error:
         progress.close()
         # Hydra keeps the exception until the sweep ends: free the training's arrays its frames hold
@@ -135,6 +155,12 @@ def run_job(cfg: DictConfig) -> str:
     if context.parent_run_id is None:
         log.info("stored in experiment '%s': %s", task["experiment"], where_to_look(tracking_uri))
     return run_id
+
+
+def running_elsewhere(tracker: Tracker, experiment_id: str, digest: str):
+    """A RUNNING run of this config and code whose process is alive (or on another host), else None."""
+    runs = tracker.find_running(experiment_id, digest, code_version())
+    return next((run for run in runs if not is_gone(run.data.tags.get(Tags.PROCESS, ""))), None)
 
 
 def train_batch(items: list[tuple[dict, Any]]) -> list[TrainResult]:
@@ -157,6 +183,8 @@ def with_patience(action, patience: float, tracking_uri: str):
         try:
             return action()
         except Exception as error:
+            if is_refusal(error):  # 401, 403: asked again, the server says the same
+                raise CredentialsRefused(explain(error, tracking_uri)) from error
             if time.monotonic() >= deadline:  # the true reason, as one line, goes on the run if it can
                 raise StoreAccessError(explain(error, tracking_uri)) from error
             log.warning(
@@ -204,6 +232,19 @@ def end_stopped_run(
         log.error("could not end run %s: %s", run_id, explain(store_error, tracker.tracking_uri))
     log.error(
         "end %s: %s, run %s", name, f"KILLED ({reason})" if interrupted else f"FAILED ({reason})", run_id
+    )
+
+
+def keep_locally(run_id: str, losses, reason: str, name: str) -> None:
+    """The store refuses this user: the curve goes to the job's folder, and a note says the run is to
+    end KILLED with `reason` (the next command that may use the store ends it; harness.runner.stale)."""
+    curve = write_curve(losses, Path(HydraConfig.get().runtime.output_dir))
+    leave_note(run_id, reason, curve)
+    log.info(
+        "end %s: kept in %s (the store refused it); run %s ends KILLED at the next command",
+        name,
+        curve,
+        run_id,
     )
 
 

@@ -11,10 +11,11 @@ import importlib.util
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from harness.runner.validation import ConfigError
-from harness.search.driver import check_settings
+from harness.runner.validation import ConfigError, NothingToDo
+from harness.search.driver import check_settings, count
 from harness.search.samplers import GRID_TARGET
 from harness.search.space import SearchSpaceError, parse_space, representative_overrides
+from harness.search.stale_trials import stale_running
 from harness.search.study import (
     Search,
     StudyError,
@@ -25,7 +26,7 @@ from harness.search.study import (
     storage_exists,
     storage_url,
 )
-from harness.tracking import resolve_tracking_uri
+from harness.tracking import resolve_tracking_uri, scrub_text
 
 GP_TARGET = "optuna.samplers.GPSampler"  # needs torch
 EXAMPLE = "'lr=tag(log,interval(1e-4,1e-1))' 'width=choice(16,32,64)'"
@@ -92,3 +93,15 @@ def check_stored_study(master: DictConfig, space) -> None:
             check_same_search(study, search, url)
     except StudyError as error:
         raise ConfigError(str(error)) from None
+    if study is not None and (held := count(study) - len(stale_running(study))) >= goal(sweeper, space):
+        raise NothingToDo(
+            f"nothing to run: study {study_name} in {scrub_text(url)} already holds {held} trials of "
+            f"hydra.sweeper.n_trials={sweeper.n_trials}; raise hydra.sweeper.n_trials to go on"
+        )
+
+
+def goal(sweeper: DictConfig, space) -> int:
+    """The trials the study should hold when the search is done (a grid: at most its points)."""
+    if sweeper.sampler._target_ == GRID_TARGET:
+        return min(sweeper.n_trials, len(space.grid()))
+    return sweeper.n_trials

@@ -12,14 +12,17 @@ limit, and stops once: SLURM may send SIGTERM twice (harness.runner.slurm_stops 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import threading
+import time
 
 import psutil
 
 from harness.runner import slurm_stops
 
 GRACE_SECONDS = 15.0  # for child processes to end their runs after SIGTERM
+PARENT_POLL_SECONDS = 1.0  # how often a worker looks whether its launcher is still there
 
 
 class Terminated(KeyboardInterrupt):
@@ -83,6 +86,23 @@ def raise_on_sigterm(launcher: bool = False) -> None:
             signal.signal(signum, _raise_terminated_once)
     elif signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
         signal.signal(signal.SIGTERM, _raise_terminated)
+        watch_parent()  # a worker (joblib's loky, submitit's local) whose launcher is gone stops too
+
+
+def watch_parent(poll: float = PARENT_POLL_SECONDS, grace: float = GRACE_SECONDS) -> None:
+    """When the parent of this process dies (`kill -9` of the launcher: the worker is re-parented),
+    SIGTERM this one (its running job ends its run KILLED, as on SIGTERM), and exit after `grace`
+    seconds if it is still there (an idle loky worker waits for tasks for minutes)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(grace)
+        os._exit(128 + signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
 
 
 @contextlib.contextmanager
@@ -100,11 +120,24 @@ def no_interruptions():
             signal.signal(sig, handler)
 
 
+LOKY_TRACKER = "resource_tracker import main"  # in the command line of loky's resource tracker
+
+
+def _is_tracker(process: psutil.Process) -> bool:
+    """loky's resource tracker ignores SIGTERM by design and exits by itself once the processes that
+    share its pipe are gone; killed before them, it is relaunched and prints a KeyError traceback for
+    each semaphore the workers then unregister."""
+    try:
+        return LOKY_TRACKER in " ".join(process.cmdline())
+    except psutil.Error:
+        return False
+
+
 def stop_children(terminated: bool, grace: float = GRACE_SECONDS) -> int:
     """Stop every process this one started: SIGTERM first if `terminated` (on Ctrl-C the terminal
     signalled them already), `grace` seconds to end, then SIGKILL. How many were still alive."""
     try:
-        children = psutil.Process().children(recursive=True)
+        children = [child for child in psutil.Process().children(recursive=True) if not _is_tracker(child)]
     except psutil.Error:
         return 0
     if not children:

@@ -9,11 +9,13 @@ step and the reason. Runs owned by other hosts are left alone: they may be runni
 from __future__ import annotations
 
 import logging
-import socket
+from pathlib import Path
 
-import psutil
-
+from harness.process_identity import is_gone, process_tag
+from harness.runner.refused import take_note
 from harness.tracking import FAILED, Tags, Tracker
+
+__all__ = ["close_stale_runs", "is_gone", "process_tag"]
 
 log = logging.getLogger("harness")
 
@@ -22,32 +24,17 @@ GONE_REASON = (
 )
 
 
-def process_tag(pid: int | None = None) -> str:
-    """`host:pid:start time` of process `pid` (this one by default)."""
-    process = psutil.Process(pid)
-    return f"{socket.gethostname()}:{process.pid}:{process.create_time():.2f}"
-
-
-def is_gone(tag: str) -> bool:
-    """True if the process `tag` names ran on this host and is not running any more."""
-    host, _, rest = tag.partition(":")
-    pid, _, started = rest.partition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        return f"{psutil.Process(int(pid)).create_time():.2f}" != started
-    except psutil.NoSuchProcess:
-        return True
-    except psutil.Error:
-        return False
-
-
 def close_stale_runs(tracker: Tracker, experiment_id: str) -> int:
     """End FAILED the experiment's RUNNING runs whose process is gone; how many."""
     stale = [
         run for run in tracker.running_runs(experiment_id) if is_gone(run.data.tags.get(Tags.PROCESS, ""))
     ]
     for run in stale:
+        if (note := take_note(run.info.run_id)) is not None:  # its process said how it ended
+            if note["curve"] and Path(note["curve"]).is_file():
+                tracker.log_artifact(run.info.run_id, Path(note["curve"]))
+            tracker.end_keeping_curve(run, note["status"], note["reason"])
+            continue
         tracker.end_keeping_curve(run, FAILED, GONE_REASON.format(run.data.tags[Tags.PROCESS]))
     if stale:
         log.warning(

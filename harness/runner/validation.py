@@ -24,9 +24,15 @@ from harness.runner.config import CONF_DIR, Config, flatten
 from harness.runner.targets import TARGETS
 from harness.tracking.redact import has_credentials, scrub_text
 
+SEED_MAX = 2**63 - 1
+
 
 class ConfigError(ValueError):
     """A refused config: its message is the one line the user sees."""
+
+
+class NothingToDo(ConfigError):
+    """A command line that is fine but has nothing left to run (a search whose study is complete)."""
 
 
 def _finite(v: Any) -> bool:
@@ -71,7 +77,8 @@ RULES = {
         Rule("negative_slope", "a number >= 0", _non_negative),
         Rule("steps", "an integer >= 1", lambda v: v >= 1),
         Rule("batch_size", "an integer >= 1", lambda v: v >= 1),
-        Rule("seed", "an integer >= 0", lambda v: v >= 0),
+        # NumPy's generators take any seed, but MLflow stores a param, a metric or a tag value as int64
+        Rule("seed", f"an integer in [0, 2^63) (at most {SEED_MAX})", lambda v: 0 <= v <= SEED_MAX),
         Rule(
             "divergence_factor",
             "a number > 1 (inf: no bound)",
@@ -154,9 +161,9 @@ def validate(task: dict[str, Any], overrides: list[str] = ()) -> None:
 def explain_hydra_error(error: Exception, overrides: list[str]) -> str:
     """One line for an error Hydra or OmegaConf raised while composing a config from `overrides`."""
     if isinstance(error, MissingConfigException) and error.missing_cfg_file and "/" in error.missing_cfg_file:
-        group, _, option = error.missing_cfg_file.rpartition("/")
+        group, option = _group_choice(error.missing_cfg_file, overrides)
         options = ", ".join(sorted(error.options or ()))
-        return refusal(group, option, f"{group} must be one of {options}")
+        return refusal(group, option, f"no {group} named '{option}'; {group} must be one of {options}")
     cause = error.__cause__ if isinstance(error.__cause__, OmegaConfBaseException) else error
     if isinstance(cause, InterpolationKeyError) and (removed := re.search(r"key '([^']+)'", str(cause))):
         return f"{removed[1]} is required: it cannot be removed"  # `~lr`, which `optimizer.lr` follows
@@ -164,7 +171,10 @@ def explain_hydra_error(error: Exception, overrides: list[str]) -> str:
     if isinstance(cause, ConfigAttributeError | ConfigKeyError) and full_key:
         return refusal(full_key, typed_value(full_key, overrides, "?"), unknown_key())
     if isinstance(cause, OmegaConfBaseException) and full_key:
-        return refusal(full_key, typed_value(full_key, overrides, getattr(cause, "value", "?")))
+        shown = typed_value(full_key, overrides, getattr(cause, "value", "?"))
+        return refusal(
+            full_key, shown, None if full_key in RULES else _type_reason(full_key, str(cause), shown)
+        )
     if isinstance(error, OverrideParseException):
         line = first_line(str(error))
         if line.startswith("LexerNoViableAltException: "):  # a character Hydra's grammar does not take
@@ -173,6 +183,32 @@ def explain_hydra_error(error: Exception, overrides: list[str]) -> str:
             return f"could not read {override}: quote a value with such characters, e.g. '{key}=\"{value}\"'"
         return f"could not read the command line: {line}"
     return first_line(str(error))
+
+
+def _group_choice(missing_cfg_file: str, overrides: list[str]) -> tuple[str, str]:
+    """(`target`, `../../etc/passwd`) for the config file `target/../../etc/passwd` Hydra did not find:
+    the group is the override's key, whatever the value holds (a `/` splits nothing)."""
+    for override in overrides:
+        key, sep, value = override.lstrip("+~").partition("=")
+        if sep and f"{key.replace('.', '/')}/{value}" == missing_cfg_file:
+            return key, value
+    group, _, option = missing_cfg_file.rpartition("/")
+    return group, option
+
+
+# OmegaConf's "Value 'abc' of type 'str' could not be converted to Integer": what the key must be
+_TYPE_WORDS = {"Integer": "an integer", "Float": "a number", "bool": "true or false"}
+
+
+def _type_reason(key: str, message: str, shown: str) -> str:
+    wanted = next((words for word, words in _TYPE_WORDS.items() if word in first_line(message)), None)
+    if wanted is None:
+        return first_line(message)
+    try:
+        whole = wanted == "an integer" and float(shown).is_integer() and f" (write {int(float(shown))})"
+    except ValueError:
+        whole = ""
+    return f"{key} must be {wanted}{whole or ''}"
 
 
 def first_line(text: str) -> str:

@@ -30,6 +30,7 @@ from optuna.trial import TrialState
 
 from harness.search.samplers import GRID_TARGET
 from harness.search.space import SearchSpace, parse_space
+from harness.search.stale_trials import claim, is_stale, retry_stale_trials
 from harness.search.study import Search, check_storage, open_study, storage_url
 from harness.search.ticket import TICKETS_DIR, TrialTicket
 from harness.sweep_context import SweepContext
@@ -102,6 +103,11 @@ class SearchDriver:
         is_grid = self.sampler_cfg._target_ == GRID_TARGET
         study.sampler = self.build_sampler(space, study, is_grid)
         goal = min(self.n_trials, len(space.grid())) if is_grid else self.n_trials
+        if retried := retry_stale_trials(study):
+            log.warning(
+                "trial(s) %s were left RUNNING by a search that is gone: marked FAIL, asked again",
+                ", ".join(map(str, retried)),
+            )
         log.info(
             "study %s in %s: %d of %d trials already there; sampler %s, pruner %s",
             study_name, scrub(url), count(study), goal, type(study.sampler).__name__,
@@ -112,6 +118,8 @@ class SearchDriver:
         base_seed = OmegaConf.select(self.config, self.seed_key, default=0) or 0
         while (to_go := goal - count(study)) > 0:
             trials = [study.ask(space.distributions) for _ in range(min(to_go, self.n_jobs))]
+            for trial in trials:
+                claim(trial)
             jobs, tickets = [], []
             for trial in trials:
                 for seed_index in range(self.seeds_per_trial):
@@ -181,6 +189,9 @@ class SearchDriver:
             _ = raised[0].return_value  # re-raises the job's own error, with its traceback
 
 
+MAX_TRIALS = 100_000  # one command's trials: each is a run of the store and a trial of the study
+
+
 def check_settings(
     n_trials: int,
     n_jobs: int,
@@ -196,6 +207,11 @@ def check_settings(
     ):  # fmt: skip
         if not isinstance(value, int) or value <= 0:
             raise ValueError(f"hydra.sweeper.{key}={value}: must be a positive integer")
+    if n_trials > MAX_TRIALS:
+        raise ValueError(
+            f"hydra.sweeper.n_trials={n_trials} is not allowed: hydra.sweeper.n_trials must be at most "
+            f"{MAX_TRIALS} (each trial is an MLflow run; split a larger search into reruns of one study)"
+        )
     if direction not in ("minimize", "maximize"):
         raise ValueError(f"hydra.sweeper.direction={direction}: allowed: minimize, maximize")
     if not 0.0 <= max_failure_rate <= 1.0:
@@ -204,7 +220,7 @@ def check_settings(
 
 def count(study: optuna.Study) -> int:
     """Trials that count toward n_trials: finished in any way, or running (maybe in another command)."""
-    return len(study.get_trials(deepcopy=False, states=COUNTED))
+    return sum(not is_stale(trial) for trial in study.get_trials(deepcopy=False, states=COUNTED))
 
 
 def read_outcome(job: JobReturn, objective: str, tracking_uri: str) -> tuple[str, float | None]:

@@ -11,11 +11,13 @@ proxied by the server (`--serve-artifacts`) into `<dir>/artifacts`.
 
 The admin password is generated on the first start and returned to be shown once; it is not written
 anywhere (the first server process gets it in its environment to create the admin user, which MLflow
-does only when the user does not exist). Rotating it goes through the server's API.
+does only when the user does not exist, and is then restarted without it). Rotating it goes through
+the server's API.
 """
 
 from __future__ import annotations
 
+import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,8 +32,9 @@ ROLE = "mlflow"
 TRACKING_DATABASE = "mlflow"
 AUTH_DATABASE = "mlflow_auth"
 DEFAULT_PORT = 5000
-# Team members may write to each other's experiments (a shared "autograd-mlp"); outsiders get 401.
-DEFAULT_PERMISSION = "EDIT"
+# MLflow's own model: members may read every experiment; the creator of an experiment or registered
+# model manages it (and may `grant` others edit); outsiders get 401.
+DEFAULT_PERMISSION = "READ"
 
 
 def new_password() -> str:
@@ -89,7 +92,9 @@ class TeamServer:
             raise ServiceError(
                 "give both --backend-store-uri and --auth-db-uri (an existing PostgreSQL), or neither"
             )
+        os.umask(0o077)  # this process and the servers it starts: what they write is the owner's alone
         self.directory.mkdir(parents=True, exist_ok=True)
+        self._make_private()
         settings = self._settle(host, port, backend_store_uri, auth_db_uri, allowed_hosts)
         self.secrets.mkdir(mode=0o700, exist_ok=True)
         self.secrets.chmod(0o700)
@@ -108,12 +113,33 @@ class TeamServer:
         server = self._mlflow()
         if server.pid is None and not settings.get("admin_created"):
             admin_password = env["MLFLOW_AUTH_ADMIN_PASSWORD"] = new_password()
+        artifacts = self.directory / "artifacts"
         pids["mlflow"] = server.start(
-            settings["backend_store_uri"], self.directory / "artifacts", env=env, app_name="basic-auth"
+            settings["backend_store_uri"], artifacts, env=env, app_name="basic-auth"
         )
         if admin_password is not None:
             self.settings.update(admin_created=True)
+            # MLflow made the admin user; a server that kept its password in its environment for life
+            # would show it to anyone who reads /proc/<pid>/environ as root, or a core dump: restart bare
+            server.stop()
+            env.pop("MLFLOW_AUTH_ADMIN_PASSWORD")
+            pids["mlflow"] = server.start(
+                settings["backend_store_uri"], artifacts, env=env, app_name="basic-auth"
+            )
         return Started(server.url, admin_password, pids)
+
+    def _make_private(self) -> None:
+        """Everything under the directory readable by its owner only (what an earlier version left
+        readable included); the directory itself may be passed through (0711) so that the postgres
+        account reaches `postgres/`, which is its own and 0700."""
+        self.directory.chmod(0o711)
+        for root, directories, files in os.walk(self.directory):
+            if Path(root) == self.directory and "postgres" in directories:
+                directories.remove("postgres")
+            for name in directories + files:
+                path = Path(root, name)
+                if not path.is_symlink():
+                    path.chmod(path.stat().st_mode & 0o700)
 
     def _settle(self, host, port, backend_store_uri, auth_db_uri, allowed_hosts) -> dict:
         """This start's settings: the arguments given, else those of the last start, else defaults."""

@@ -4,8 +4,22 @@ Outside this package, import from `harness.tracking` only.
 """
 
 from harness.tracking.access import DEFAULT_STORE_TIMEOUT, bound_http_requests, check_access
-from harness.tracking.faults import NOT_AUTHENTICATED, StoreAccessError, explain
-from harness.tracking.gateway import INTERRUPTED, TERMINATED, LossStream, Tracker, open_store
+from harness.tracking.faults import (
+    NOT_AUTHENTICATED,
+    CredentialsRefused,
+    StoreAccessError,
+    explain,
+    is_refusal,
+)
+from harness.tracking.gateway import (
+    INTERRUPTED,
+    TERMINATED,
+    DamagedArtifact,
+    LossStream,
+    Tracker,
+    open_store,
+    read_arrays,
+)
 from harness.tracking.guards import exclusive_lock
 from harness.tracking.redact import has_credentials, scrub, scrub_text
 from harness.tracking.store import (
@@ -24,6 +38,10 @@ from harness.tracking.store import (
 )
 
 __all__ = [
+    "CredentialsRefused",
+    "is_refusal",
+    "DamagedArtifact",
+    "read_arrays",
     "DEFAULT_STORE_TIMEOUT",
     "NOT_AUTHENTICATED",
     "StoreAccessError",

@@ -12,7 +12,7 @@ import os
 import time
 from contextlib import contextmanager
 
-from harness.tracking.faults import DeletedExperiment, StoreAccessError, explain
+from harness.tracking.faults import StoreAccessError, explain
 from harness.tracking.gateway import open_store
 
 DEFAULT_STORE_TIMEOUT = 10.0  # seconds to reach the store before anything runs
@@ -77,8 +77,11 @@ def check_access(
             with _one_try(deadline - time.monotonic()), _quiet(_DB_LOGGER):
                 tracker = open_store(tracking_uri)
                 tracker.client.search_experiments(max_results=1)
-                return tracker.experiment_id(experiment) if experiment is not None else None
-        except DeletedExperiment:
+                if experiment is None:
+                    return None
+                tracker.check_artifact_root(experiment)
+                return tracker.experiment_id(experiment)
+        except StoreAccessError:  # a deleted experiment, an artifact folder that cannot be written
             raise
         except Exception as error:  # MLflow, SQLAlchemy, OSError: each becomes one line
             line = explain(error, tracking_uri)

@@ -4,11 +4,16 @@ damaged or full sqlite store, a deleted experiment. Credentials never reach the 
 from __future__ import annotations
 
 import errno
+import os
 
 from harness.tracking.redact import scrub_text
 from harness.tracking.store import sqlite_path
 
 NOT_AUTHENTICATED = "not authenticated: set MLFLOW_TRACKING_USERNAME/PASSWORD"
+REFUSED = (
+    "not authenticated: the server {where} refused {user}'s credentials (401): the password changed? "
+    "set MLFLOW_TRACKING_PASSWORD and rerun with resume=true"
+)
 OTHER_STORE = "or set MLFLOW_TRACKING_URI to another store"
 
 
@@ -18,6 +23,10 @@ class StoreAccessError(RuntimeError):
 
 class DeletedExperiment(StoreAccessError):
     pass
+
+
+class CredentialsRefused(StoreAccessError):
+    """The server answered 401 or 403: the same request will be refused again."""
 
 
 def store_name(tracking_uri: str) -> str:
@@ -52,7 +61,7 @@ def explain(error: BaseException, tracking_uri: str) -> str:
     errnos = {getattr(e, "errno", None) for e in chain}
     status = _http_status(error)
     if status == 401:
-        return f"{NOT_AUTHENTICATED} ({where} answered 401)"
+        return not_authenticated(where)
     if status == 403:
         return f"not allowed: the user in MLFLOW_TRACKING_USERNAME may not use {where} (403)"
     if errno.ENOSPC in errnos or "database or disk is full" in text or "no space left" in text:
@@ -70,6 +79,19 @@ def explain(error: BaseException, tracking_uri: str) -> str:
         return f"cannot reach the tracking server {where}: start it (or wait for it), {OTHER_STORE}"
     first = next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
     return f"cannot use the store {where}: {scrub_text(first)[:300]}"
+
+
+def not_authenticated(where: str) -> str:
+    """401: no credentials were sent, or the server refused the ones in the environment."""
+    user = os.environ.get("MLFLOW_TRACKING_USERNAME")
+    if user and os.environ.get("MLFLOW_TRACKING_PASSWORD"):
+        return REFUSED.format(where=where, user=scrub_text(user))
+    return f"{NOT_AUTHENTICATED} ({where} answered 401)"
+
+
+def is_refusal(error: BaseException) -> bool:
+    """A 401 or 403 from the server: the same request will be refused again, retrying cannot help."""
+    return any(_http_status(e) in (401, 403) for e in _chain(error))
 
 
 def deleted_experiment(name: str, experiment_id: str, tracking_uri: str) -> DeletedExperiment:

@@ -9,11 +9,13 @@ values. Every param and tag is scrubbed of credentials here, on its way out.
 from __future__ import annotations
 
 import functools
+import getpass
 import logging
 import os
 import tempfile
 import time
 import weakref
+import zipfile
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,11 +25,13 @@ from urllib.parse import urlparse
 
 import mlflow.artifacts
 import numpy as np
-from mlflow.entities import Metric, Param, Run, RunTag
+from mlflow.entities import Metric, Param, Run, RunTag, ViewType
 from mlflow.exceptions import MlflowException
+from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 from mlflow.tracking import MlflowClient
+from mlflow.utils.mlflow_tags import MLFLOW_USER
 
-from harness.tracking.faults import deleted_experiment, explain
+from harness.tracking.faults import StoreAccessError, deleted_experiment, explain
 from harness.tracking.guards import exclusive_lock, interrupts_held
 from harness.tracking.redact import has_credentials, scrub
 from harness.tracking.store import (
@@ -52,6 +56,20 @@ INTERRUPTED = "interrupted (Ctrl-C)"  # failure_reason of a run stopped by Ctrl-
 TERMINATED = "terminated (SIGTERM)"  # ... by SIGTERM (timeout, a SLURM time limit, a container stop)
 # failure_reason of a job run its own process could not end, by the status the sweep ends with
 STOPPED_FROM_OUTSIDE = {KILLED: INTERRUPTED, FAILED: "its process ended before the job could end the run"}
+
+
+class DamagedArtifact(Exception):
+    """An artifact that is there but cannot be read; the message says why, in a few words."""
+
+
+def read_arrays(path: Path) -> dict[str, np.ndarray]:
+    """Every array of the `.npz` file `path`; DamagedArtifact if it is truncated, empty or not a `.npz`."""
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            return {name: arrays[name] for name in arrays.files}
+    except (zipfile.BadZipFile, EOFError, ValueError, OSError, KeyError, AttributeError) as error:
+        why = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise DamagedArtifact(f"{path.name} cannot be read ({why})") from error
 
 
 def _now_ms() -> int:
@@ -80,6 +98,32 @@ class Tracker:
             self.client = MlflowClient(tracking_uri=tracking_uri)
             self.client.search_experiments(max_results=1)  # opens it, should MlflowClient() ever not
 
+    def check_artifact_root(self, experiment: str) -> None:
+        """Write and remove a probe file in the artifact folder of `experiment` when it is local: its
+        `artifact_location`, or for an experiment not made yet in a sqlite store, `./mlruns` (MLflow's
+        default root, beside which it would be made). StoreAccessError naming that folder if it cannot
+        be written. A server's artifacts are the server's: they are not probed."""
+        found = self.client.get_experiment_by_name(experiment)
+        if found is not None:
+            parsed = urlparse(found.artifact_location)
+            if parsed.scheme not in ("", "file"):
+                return
+            root = Path(parsed.path if parsed.scheme else found.artifact_location).resolve()
+        elif sqlite_path(self.uri) is not None:
+            root = Path("mlruns").resolve()
+        else:
+            return
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=root, prefix=".harness-probe-"):
+                pass
+        except OSError as error:
+            raise StoreAccessError(
+                f"the artifact folder {root} of experiment '{experiment}' cannot be written "
+                f"({error.strerror or error}): make it writable, or start from a folder where "
+                "./mlruns can be written"
+            ) from None
+
     def experiment_id(self, name: str) -> str:
         """The experiment's id, created if missing, tagged as model training (so that the UI opens on
         runs, not on MLflow 3's GenAI pages); StoreAccessError if it is deleted."""
@@ -101,8 +145,10 @@ class Tracker:
     def start_run(
         self, experiment_id: str, name: str, tags: dict[str, str], params: dict[str, Any] | None = None
     ) -> str:
-        """A new RUNNING run; `tags` may hold `mlflow.parentRunId` to nest it."""
-        run = self.client.create_run(experiment_id, run_name=name, tags=scrub(tags))
+        """A new RUNNING run; `tags` may hold `mlflow.parentRunId` to nest it. Its user is the tracking
+        username when there is one (a team server then says who made it), else the login name."""
+        user = os.environ.get("MLFLOW_TRACKING_USERNAME") or getpass.getuser()
+        run = self.client.create_run(experiment_id, run_name=name, tags=scrub({MLFLOW_USER: user, **tags}))
         run_id = run.info.run_id
         entries = [Param(key, str(value)) for key, value in scrub(params or {}).items()]
         for chunk in _chunks(entries, PARAM_BATCH_LIMIT):
@@ -158,6 +204,15 @@ class Tracker:
     def log_artifact(self, run_id: str, path: Path, artifact_path: str | None = None) -> None:
         self.client.log_artifact(run_id, str(path), artifact_path=artifact_path)
 
+    def replace_artifacts(self, run_id: str, paths: list[Path], artifact_path: str) -> None:
+        """The run's folder `artifact_path` holds `paths` and nothing else (an earlier report's figure
+        that this one does not draw is removed)."""
+        repository = get_artifact_repository(self.client.get_run(run_id).info.artifact_uri)
+        if self.client.list_artifacts(run_id, artifact_path):
+            repository.delete_artifacts(artifact_path)
+        for path in paths:
+            self.client.log_artifact(run_id, str(path), artifact_path=artifact_path)
+
     # Reads: the report and the notebooks see the store only through these.
 
     def find_experiment_id(self, name: str) -> str | None:
@@ -202,27 +257,36 @@ class Tracker:
     def download_artifact(self, run_id: str, path: str, into: Path) -> Path:
         return Path(self.client.download_artifacts(run_id, path, str(into)))
 
-    def read_npz(self, artifact_uris: dict[str, str], path: str) -> dict[str, dict[str, np.ndarray]]:
+    def read_npz(
+        self, artifact_uris: dict[str, str], path: str, damaged: dict[str, str] | None = None
+    ) -> dict[str, dict[str, np.ndarray]]:
         """The arrays of the `.npz` artifact `path` of many runs at once, by run id; a run without it
-        is left out. `artifact_uris` maps run ids to their runs' artifact roots (`Run.info.artifact_uri`),
-        so that no run is looked up again; the files are fetched side by side from a server."""
+        is left out, and so is a run whose file is there but cannot be read (truncated, empty): that
+        one goes into `damaged` (run id: why). `artifact_uris` maps run ids to their runs' artifact
+        roots (`Run.info.artifact_uri`), so that no run is looked up again; the files are fetched side by
+        side from a server."""
 
-        def read(item: tuple[str, str]) -> tuple[str, dict[str, np.ndarray] | None]:
+        def read(item: tuple[str, str]) -> tuple[str, dict[str, np.ndarray] | str | None]:
             run_id, root = item
             with tempfile.TemporaryDirectory(prefix="harness-read-") as scratch:
                 try:
                     local = mlflow.artifacts.download_artifacts(
                         artifact_uri=f"{root.rstrip('/')}/{path}", dst_path=scratch, tracking_uri=self.uri
                     )
-                    with np.load(local) as arrays:
-                        return run_id, {name: arrays[name] for name in arrays.files}
                 except (MlflowException, OSError, ValueError):
                     return run_id, None
+                try:
+                    return run_id, read_arrays(Path(local))
+                except DamagedArtifact as error:
+                    return run_id, str(error)
 
         items = list(artifact_uris.items())
         local = all(urlparse(root).scheme in ("", "file") for _, root in items)
         with ThreadPoolExecutor(max_workers=1 if local else READ_THREADS) as pool:
-            return {run_id: arrays for run_id, arrays in pool.map(read, items) if arrays is not None}
+            found = dict(pool.map(read, items))
+        if damaged is not None:
+            damaged |= {run_id: why for run_id, why in found.items() if isinstance(why, str)}
+        return {run_id: arrays for run_id, arrays in found.items() if isinstance(arrays, dict)}
 
     def end(self, run_id: str, status: str, tags: dict[str, Any] | None = None) -> None:
         if tags:
@@ -238,6 +302,14 @@ class Tracker:
             max_results=1,
         )
         return runs[0].info.run_id if runs else None
+
+    def find_running(self, experiment_id: str, config_hash: str, code_version: str) -> list[Run]:
+        """The RUNNING job runs with this config hash and code version (some process trains them)."""
+        return self.client.search_runs(
+            [experiment_id],
+            filter_string=f"tags.{Tags.CONFIG_HASH} = '{config_hash}' and attributes.status = 'RUNNING'"
+            f" and tags.{Tags.CODE_VERSION} = '{code_version}' and tags.{Tags.ROLE} = '{Tags.ROLE_JOB}'",
+        )
 
     def reuse(self, run_id: str, sweep_id: str, parent_run_id: str) -> None:
         """Count the FINISHED run `run_id` in sweep `sweep_id` too (a resumed sweep skipped its job)."""
@@ -274,6 +346,15 @@ class Tracker:
     def job_statuses(self, experiment_id: str, sweep_id: str) -> Counter[str]:
         """How many of a sweep's job runs ended (or are) in each status."""
         return Counter(run.info.status for run in self.sweep_job_runs(experiment_id, sweep_id))
+
+    def deleted_sweep_jobs(self, experiment_id: str, sweep_id: str) -> list[Run]:
+        """The sweep's job runs someone deleted (`mlflow runs delete`), still restorable."""
+        return self.client.search_runs(
+            [experiment_id],
+            sweep_jobs_filter(sweep_id),
+            run_view_type=ViewType.DELETED_ONLY,
+            max_results=50000,
+        )
 
     def _sweep_jobs(self, experiment_id: str, sweep_id: str, condition: str = "") -> list:
         return self.client.search_runs(

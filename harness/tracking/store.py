@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
 
 from harness.tracking.redact import scrub_text
@@ -86,7 +87,7 @@ def where_to_look(
         return f"open {page}"
     if tracking_uri == default_tracking_uri(cwd):
         return f"run `mlflow ui` here, then open {page}"
-    return f"run `mlflow ui --backend-store-uri {scrub_text(tracking_uri)}`, then open {page}"
+    return f"run `mlflow ui --backend-store-uri {shlex.quote(scrub_text(tracking_uri))}`, then open {page}"
 
 
 def sqlite_path(tracking_uri: str) -> Path | None:

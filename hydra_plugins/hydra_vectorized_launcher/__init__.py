@@ -5,6 +5,6 @@ compute `run_batch([item])[0]` alone; under this launcher the jobs of one proces
 each group of equal `key` is computed by one `run_batch(items)`. Anything else runs one job at a time.
 """
 
-from hydra_plugins.hydra_vectorized_launcher.rendezvous import batch_point, vectorizable
+from hydra_plugins.hydra_vectorized_launcher.rendezvous import batch_point, on_worker_start, vectorizable
 
-__all__ = ["batch_point", "vectorizable"]
+__all__ = ["batch_point", "on_worker_start", "vectorizable"]

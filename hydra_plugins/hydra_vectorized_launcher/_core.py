@@ -13,12 +13,14 @@ from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.singleton import Singleton
-from hydra.core.utils import JobReturn, configure_log, filter_overrides, run_job, setup_globals
+from hydra.core.utils import JobReturn, JobStatus, configure_log, filter_overrides, run_job, setup_globals
 from hydra.types import HydraContext, TaskFunction
-from joblib import Parallel, delayed, effective_n_jobs
+from joblib import effective_n_jobs
+from joblib.externals.loky import ProcessPoolExecutor
+from joblib.externals.loky.process_executor import BrokenProcessPool
 from omegaconf import DictConfig, open_dict
 
-from hydra_plugins.hydra_vectorized_launcher.rendezvous import Coordinator, is_vectorizable
+from hydra_plugins.hydra_vectorized_launcher.rendezvous import Coordinator, is_vectorizable, run_worker_setup
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +74,7 @@ def run_share(
     task function is `@vectorizable`, else one by one."""
     setup_globals()
     Singleton.set_state(singleton_state)
+    run_worker_setup(task_function)
 
     def execute(sweep_config: DictConfig) -> JobReturn:
         return run_job(
@@ -158,7 +161,45 @@ def launch(
     )
     if workers == 1:
         return run_share(jobs, *arguments)
-    shares = Parallel(n_jobs=workers, backend="loky")(
-        delayed(run_share)(share, *arguments) for share in split(jobs, workers)
-    )
-    return [job_return for share in shares for job_return in share]
+    return run_shares(split(jobs, workers), arguments)
+
+
+class WorkerDied(SystemExit):
+    """A worker process of the launcher died (`kill -9`, out of memory): its share of the jobs failed.
+    A SystemExit (code: the message, exit status 1) so that the sweep ends with this one line, not
+    with the traceback Hydra prints for a job's exception."""
+
+
+def run_shares(shares: list[list], arguments: tuple) -> list[JobReturn]:
+    """Each share in a process of its own (one loky executor each, so that a worker that dies breaks
+    only its own executor, not the others' as one shared pool would): a dead worker's jobs are FAILED
+    JobReturns with one line of reason, the other shares finish."""
+    executors = [ProcessPoolExecutor(max_workers=1) for _ in shares]
+    try:
+        futures = [
+            executor.submit(run_share, share, *arguments)
+            for executor, share in zip(executors, shares, strict=True)
+        ]
+        returns: list[JobReturn] = []
+        for share, future in zip(shares, futures, strict=True):
+            try:
+                returns += future.result()
+            except BrokenProcessPool:
+                died = WorkerDied(
+                    "vectorized launcher: a worker process died (killed, or out of memory?): jobs "
+                    f"{', '.join(str(idx) for idx, _, _ in share)} did not finish; the others did"
+                )
+                returns += [failed_return(overrides, died) for _, overrides, _ in share]
+    except BaseException:  # Ctrl-C, SIGTERM: the runner stops the workers (they end their runs)
+        for executor in executors:
+            executor.shutdown(wait=False, kill_workers=False)
+        raise
+    for executor in executors:
+        executor.shutdown(wait=True)
+    return returns
+
+
+def failed_return(overrides: Sequence[str], error: BaseException) -> JobReturn:
+    job_return = JobReturn(overrides=list(overrides), status=JobStatus.FAILED)
+    job_return.return_value = error
+    return job_return

@@ -30,6 +30,26 @@ def vectorizable(task_function):
     return task_function
 
 
+WORKER_SETUP = "_worker_setup"
+
+
+def on_worker_start(setup: Callable[[], None]):
+    """Mark a task function with `setup()`, which the launcher calls first in each worker process's
+    main thread (where signal handlers can be set: the jobs themselves run in other threads)."""
+
+    def mark(task_function):
+        setattr(task_function, WORKER_SETUP, setup)
+        return task_function
+
+    return mark
+
+
+def run_worker_setup(task_function) -> None:
+    setup = getattr(task_function, WORKER_SETUP, None)
+    if setup is not None:
+        setup()
+
+
 def is_vectorizable(task_function) -> bool:
     return bool(getattr(task_function, VECTORIZABLE, False))
 

@@ -95,6 +95,7 @@ def test_two_users_sweeping_at_once_into_one_server_each_get_all_their_runs(
             "report=false",
             "register=false",
             "hydra/launcher=local_slurm",
+            f"experiment={name}-study",  # a member reads the others' experiments and writes their own
         )
     try:
         outputs = {name: finish(sweep, tmp_path / name) for name, sweep in sweeps.items()}

@@ -228,3 +228,25 @@ def test_two_sweeps_started_at_once_into_a_fresh_store_both_keep_every_run(start
             assert run.info.status == "FINISHED"
             assert [m.step for m in store.loss_history(run)] == store.logged_steps(steps)
     assert len(store.children()) == 4
+
+
+@pytest.mark.slow
+def test_resume_while_the_same_sweep_runs_starts_none_of_its_running_jobs_twice(
+    start_harness, run_harness, stored, store_dir
+):
+    uri = f"sqlite:///{store_dir}/mlflow.db"
+    store = stored(uri)
+    sweep = ["-m", "seed=0,1", "steps=1000000", "report=false", "register=false"]
+    first = start_harness(store_dir, *sweep, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", uri=uri)
+    again = store_dir / "again"  # another terminal, same store
+    again.mkdir()
+    try:
+        both = _wait_for(lambda: store.children() if len(store.children()) == 2 else None, 180)
+        resumed = run_harness(again, *sweep, "resume=true", uri=uri)
+    finally:
+        os.killpg(first.pid, signal.SIGTERM)
+        first.communicate(timeout=60)
+    assert len(store.children()) == 2  # the resumed sweep trained nothing of its own
+    for run in both:
+        skipped = f"skip {run.info.run_name}: an identical config is RUNNING in run {run.info.run_id}"
+        assert skipped in resumed.output

@@ -5,6 +5,8 @@ trial, seeds averaged per trial, resume, and bad input refused before anything i
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -277,3 +279,44 @@ def test_a_searchs_report_shows_its_study_history_importances_slices_and_curves(
     assert f"{study.study_name} in sqlite:///{pruning_search.cwd}/optuna.db" in markdown
     assert f"#{study.best_trial.number}: {study.best_value:.4g} with lr={study.best_params['lr']}" in markdown
     assert "1 complete" not in markdown and "2 complete" in markdown and "1 pruned" in markdown
+
+
+ABANDON = """
+import sys, optuna
+from harness.search.stale_trials import claim
+study = optuna.load_study(study_name=sys.argv[1], storage=sys.argv[2])
+for _ in range(2):
+    claim(study.ask({"lr": optuna.distributions.FloatDistribution(1e-4, 1e-2)}))
+"""  # two trials asked, then the process is gone as after `kill -9`: they stay RUNNING
+
+
+@pytest.mark.slow
+def test_trials_a_gone_search_left_running_are_failed_and_retried_to_reach_n_trials(store_dir, run_harness):
+    command = [*SEARCH, "hydra/sweeper/sampler=random", "hydra/sweeper/pruner=none", "lr=interval(1e-4,1e-2)",
+               "steps=50", "hydra.sweeper.n_jobs=1", "hydra.sweeper.n_trials=3"]  # fmt: skip
+    run_harness(store_dir, *command[:-1], "hydra.sweeper.n_trials=1")
+    study = study_of(store_dir)
+    storage = f"sqlite:///{store_dir}/optuna.db"
+    subprocess.run([sys.executable, "-c", ABANDON, study.study_name, storage], check=True, timeout=120)
+    abandoned = {t.number: t.params for t in study_of(store_dir).trials if t.state == TrialState.RUNNING}
+    assert len(abandoned) == 2
+
+    rerun = run_harness(store_dir, *command)
+
+    trials = study_of(store_dir).trials
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert len(complete) == 3  # n_trials evaluated, the stale ones not counted
+    assert {t.number: t.state for t in trials if t.number in abandoned} == dict.fromkeys(
+        abandoned, TrialState.FAIL
+    )
+    assert all(t.user_attrs.get("stale") for t in trials if t.number in abandoned)
+    assert [t.params for t in complete[1:]] == list(abandoned.values())  # retried, in order
+    assert "left RUNNING by a search that is gone" in rerun.output
+    parents = len(rerun.store.parents())
+
+    nothing = run_harness(store_dir, *command)
+
+    assert nothing.output.strip().startswith("nothing to run: study ")
+    assert "already holds 3 trials of hydra.sweeper.n_trials=3" in nothing.output
+    assert len(nothing.store.parents()) == parents  # no empty sweep run
+    assert len(study_of(store_dir).trials) == len(trials)

@@ -185,3 +185,28 @@ def test_store_faults_are_one_line_each_saying_what_to_do(run_harness, empty_sto
     assert not (tmp_path / "multirun").exists()
     if fault != "full":  # nothing written but the empty lock file beside a sqlite store
         assert sorted(path.name for path in folder.iterdir() if path.name != "mlflow.db.lock") == before
+
+
+def test_an_artifact_folder_that_cannot_be_written_is_one_line_naming_it_before_any_job(
+    small_disk, empty_store, tmp_path
+):
+    """The store is writable elsewhere; the working directory, where a new experiment's `./mlruns`
+    would go, is read-only."""
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "mlflow.db").write_bytes(empty_store.read_bytes())
+    uri = f"sqlite:///{store / 'mlflow.db'}"
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    refused = subprocess.run(
+        harness_command(tmp_path, "-m", "seed=0,1", "steps=20"),
+        cwd=small_disk, env=harness_env(uri), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    lines = [line for line in _error_lines(refused.stdout + refused.stderr) if " INFO mlflow." not in line]
+    assert lines == [
+        f"error: the artifact folder {small_disk / 'mlruns'} of experiment 'autograd-mlp' cannot be written "
+        "(Read-only file system): make it writable, or start from a folder where ./mlruns can be written"
+    ]
+    client = MlflowClient(tracking_uri=uri)
+    assert client.get_experiment_by_name("autograd-mlp") is None  # nothing half-written
+    assert not (tmp_path / "multirun").exists()

@@ -207,3 +207,14 @@ def test_a_stop_signal_during_a_batch_waits_until_the_batch_is_stored(signum):
         assert signal.getsignal(signum) is stop  # the job's handler is back
     finally:
         signal.signal(signum, previous)
+
+
+def test_the_mlflow_ui_hint_is_one_shell_word_for_a_store_path_with_spaces(tmp_path):
+    import shlex
+
+    from harness.tracking.store import where_to_look
+
+    uri = f"sqlite:///{tmp_path / 'my runs' / 'mlflow.db'}"
+    hint = where_to_look(uri, cwd=tmp_path)
+    command = hint.split("`")[1]
+    assert shlex.split(command) == ["mlflow", "ui", "--backend-store-uri", uri]

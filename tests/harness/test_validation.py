@@ -17,7 +17,8 @@ BAD_INPUT = [
     (["betas=[1.5,0.9]"], "betas=[1.5,0.9] is not allowed: betas must be two numbers in [0, 1)"),
     (
         ["optimizer=nope"],
-        "optimizer=nope is not allowed: optimizer must be one of adam, adamw, seed_adamw, sgd",
+        "optimizer=nope is not allowed: no optimizer named 'nope'; "
+        "optimizer must be one of adam, adamw, seed_adamw, sgd",
     ),
     (["foo=1"], "foo=1 is not allowed: no such key; the keys are batch_size, betas,"),
 ]
@@ -35,7 +36,7 @@ MORE_BAD_INPUT = [
     ),
     (["optimizer.momentum=0.5"], "optimizer.momentum=0.5 is not allowed: no such key"),
     (["optimizer.lr=0.5"], "optimizer.lr=0.5 is not allowed: optimizer.lr follows lr: set lr"),
-    (["init=zeros"], "init=zeros is not allowed: init must be one of kaiming, seed"),
+    (["init=zeros"], "init=zeros is not allowed: no init named 'zeros'; init must be one of kaiming, seed"),
     (["target.name=nope"], "target.name=nope is not allowed: target.name must be one of"),
     (["resume=maybe"], "resume=maybe is not allowed: resume must be true or false"),
     (["register=maybe"], "register=maybe is not allowed: register must be true or false"),
@@ -48,10 +49,37 @@ MORE_BAD_INPUT = [
     (["-m", "lr=1e-3,abc"], "lr=abc is not allowed"),
     (["-m", "width=8,16,0", "seed=0,1"], "width=0 is not allowed"),
     (["-m", "betas=[0.9,0.9],[0.9,1.0]"], "betas=[0.9,1.0] is not allowed"),
-    (["-m", "optimizer=adam,nope"], "optimizer=nope is not allowed: optimizer must be one of"),
+    (
+        ["-m", "optimizer=adam,nope"],
+        "optimizer=nope is not allowed: no optimizer named 'nope'; optimizer must be one of",
+    ),
     (["-m", "foo=1,2"], "foo=1 is not allowed: no such key"),
-    (["-m", "sweeps=nope"], "sweeps=nope is not allowed: sweeps must be one of betas, lr_width, optimizers"),
+    (
+        ["-m", "sweeps=nope"],
+        "sweeps=nope is not allowed: no sweeps named 'nope'; "
+        "sweeps must be one of betas, lr_width, optimizers",
+    ),
     (["-m", "experiment=a,b"], "experiment cannot be swept"),
+    (["seed=-1"], "seed=-1 is not allowed: seed must be an integer in [0, 2^63)"),
+    (
+        ["seed=9223372036854775808"],
+        "seed=9223372036854775808 is not allowed: seed must be an integer in [0, 2^63)",
+    ),
+    (["-m", "seed=0,18446744073709551615"], "seed=18446744073709551615 is not allowed"),
+    (
+        ["target=../../etc/passwd"],
+        "target=../../etc/passwd is not allowed: no target named '../../etc/passwd'; "
+        "target must be one of abs,",
+    ),
+    (
+        ["-m", "hydra/sweeper=optuna", "lr=interval(0.001,0.1)", "hydra.sweeper.n_trials=1e9"],
+        "hydra.sweeper.n_trials=1e9 is not allowed: "
+        "hydra.sweeper.n_trials must be an integer (write 1000000000)",
+    ),
+    (
+        ["-m", "hydra/sweeper=optuna", "lr=interval(0.001,0.1)", "hydra.sweeper.n_trials=1000000000"],
+        "hydra.sweeper.n_trials=1000000000 is not allowed: hydra.sweeper.n_trials must be at most 100000",
+    ),
     (["-m", "lr=interval(0,1)"], "lr=interval(0,1): the basic sweeper sweeps lists of values only"),
 ]
 
@@ -75,7 +103,7 @@ def test_bad_input_is_refused_with_one_line_naming_the_key(argv, message):
             "depth=1",
             "steps=1",
             "batch_size=1",
-            "seed=0",
+            "seed=9223372036854775807",
             "weight_decay=0",
             "betas=[0,0.999]",
         ],

@@ -280,3 +280,39 @@ def test_ctrl_c_ends_every_run_of_the_batch_killed(start_harness, stored, store_
         assert [m.step for m in store.loss_history(run)] == store.logged_steps(done)
     (parent,) = store.parents()
     assert parent.info.status == "KILLED"
+
+
+@pytest.mark.slow
+def test_a_killed_worker_fails_only_its_own_runs_and_the_other_worker_finishes(
+    start_harness, stored, store_dir
+):
+    uri = f"sqlite:///{store_dir}/mlflow.db"
+    store = stored(uri)
+    process = start_harness(
+        store_dir, "-m", "seed=0,1,2,3", "steps=150000", "report=false", "register=false",
+        "hydra/launcher=vectorized", "hydra.launcher.n_jobs=2", uri=uri,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and len([r for r in store.children() if store.loss_history(r)]) < 4:
+            time.sleep(0.5)
+        first = next(run for run in store.children() if run.info.run_name == "seed=0")
+        victim = int(first.data.tags[Tags.PROCESS].split(":")[1])
+        os.kill(victim, signal.SIGKILL)  # as the OOM killer does, to one worker
+        output, _ = process.communicate(timeout=600)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 1, output[-3000:]
+    runs = {run.info.run_name: run for run in store.children()}
+    assert {name: runs[name].info.status for name in ("seed=2", "seed=3")} == {
+        "seed=2": "FINISHED",
+        "seed=3": "FINISHED",
+    }
+    for name in ("seed=2", "seed=3"):
+        assert "curve.npz" in {a.path for a in store.client.list_artifacts(runs[name].info.run_id)}
+    assert {runs[name].info.status for name in ("seed=0", "seed=1")} == {"FAILED"}
+    assert "TerminatedWorkerError" not in output and output.count("Traceback") == 0, output[-3000:]
+    assert (
+        output.count("vectorized launcher: a worker process died (killed, or out of memory?): jobs 0, 1") == 1
+    )

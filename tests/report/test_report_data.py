@@ -76,7 +76,7 @@ def test_load_curves_falls_back_to_the_metric_for_a_run_without_its_curve_file(s
     monkeypatch.setattr(
         data.Tracker,
         "read_npz",
-        lambda self, uris, path: {k: v for k, v in read_npz(self, uris, path).items() if k != missing},
+        lambda self, uris, path, *rest: {k: v for k, v in read_npz(self, uris, path).items() if k != missing},
     )
     curves = load_curves(sweep=store.grid, tracking_uri=store.uri)
     history = store.client().get_metric_history(missing, "loss")
