@@ -9,7 +9,10 @@ import re
 import numpy as np
 import pytest
 import yaml
+from hydra import initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
 
+from harness.runner.config import CONF_DIR, SWEEPS_DIR
 from harness.tracking import Tags
 
 pytestmark = pytest.mark.slow
@@ -139,10 +142,20 @@ def test_without_a_tracking_uri_the_store_is_mlflow_db_where_the_command_ran(run
     assert len(store.parents()) == 1 and len(store.children()) == 1
 
 
-def test_help_lists_the_groups_and_the_named_sweeps(run_harness, tmp_path):
+def test_help_lists_every_option_of_every_group_and_every_named_sweep(run_harness, tmp_path):
     helped = run_harness(tmp_path, "--help", uri=None)
-    assert "optimizer: adam, adamw, seed_adamw, sgd" in helped.result.stdout
-    assert "python -m harness.run -m sweeps=lr_width|betas|weight_decay|optimizers" in helped.result.stdout
+    shown = helped.result.stdout
+    assert "optimizer: adam, adamw, seed_adamw, sgd" in shown
+    groups = ("hydra/launcher", "hydra/sweeper", "hydra/sweeper/sampler", "hydra/sweeper/pruner")
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):  # Hydra finds the truth
+        loader = GlobalHydra.instance().config_loader()
+        found = {group: sorted(loader.get_group_options(group)) for group in groups}
+    for group, options in found.items():
+        assert f"{group}={'|'.join(options)}" in shown, group
+    sweeps = sorted(path.stem for path in SWEEPS_DIR.glob("*.yaml"))
+    assert f"sweeps={'|'.join(sweeps)}" in shown
+    for option in ("vectorized", "joblib", "optuna", "search_adamw", "betas"):  # the ones a user looks for
+        assert re.search(rf"[=|]{option}\b", shown), option
     assert not (tmp_path / "mlflow.db").exists()
 
 
