@@ -13,21 +13,26 @@ import functools
 import logging
 import shlex
 import sys
+from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from harness.log_routing import route_library_logs
 from harness.runner import sweep_plan
+from harness.runner.console import restore_console, set_active_progress
 from harness.runner.provenance import run_tags
 from harness.runner.sweep_progress import SweepProgress
 from harness.sweep_context import SweepContext, current_sweep_id
-from harness.tracking import FINISHED, KILLED, Tags, resolve_tracking_uri, where_to_look
+from harness.tracking import FINISHED, KILLED, Tags, outcome_counts, resolve_tracking_uri, where_to_look
 
 COMMAND = "python -m harness.run"
 
 log = logging.getLogger("harness")
+SWEEP_LOG = "sweep.log"  # in the sweep's directory: what the libraries said in the launching process
 EXIT_STORE = 2  # as harness.run's refusals before any job: nothing ran
 
 
@@ -41,6 +46,7 @@ class OpenSweep:
     report: bool
     model_name: str | None  # register the winner under this name; None: register=false
     description: str  # what the sweep is: the start of its parent run's note
+    log_file: Path  # the sweep's own log: the libraries' lines in this process (harness.log_routing)
     progress: SweepProgress | None = None
 
     def end(self, status: str) -> None:
@@ -49,8 +55,10 @@ class OpenSweep:
         context = self.context
         if self.progress is not None:
             self.progress.stop()
-        statuses = self.tracker.job_statuses(context.experiment_id, context.sweep_id)
-        summary = ", ".join(f"{n} {job_status}" for job_status, n in sorted(statuses.items())) or "no runs"
+        route_library_logs(self.log_file)  # a job run in this process routed them to its own log
+        restore_console()
+        ends = self.tracker.job_outcomes(context.experiment_id, context.sweep_id)
+        summary = outcome_counts(Counter(outcome for _, outcome in ends.values())) if ends else "no runs"
         if status != KILLED:
             self.tell_outcome()
         self.tracker.end(context.parent_run_id, status)
@@ -114,6 +122,7 @@ class MlflowSweepCallback(Callback):
         # Hydra turns an Exception raised here into a warning and launches the jobs anyway, orphaned:
         # a sweep whose parent run cannot be made stops here, as one line and SystemExit.
         tracking_uri = resolve_tracking_uri()
+        route_library_logs(Path(config.hydra.sweep.dir) / SWEEP_LOG)
         try:
             self._start(config, tracking_uri)
         except Exception as error:
@@ -141,8 +150,9 @@ class MlflowSweepCallback(Callback):
         context.parent_run_id = tracker.start_run(experiment_id, f"sweep {context.sweep_id}", tags, params)
         global _open_sweep
         model_name = str(config.model_name) if config.register else None
+        log_file = Path(config.hydra.sweep.dir) / SWEEP_LOG
         _open_sweep = OpenSweep(
-            tracker, context, config.experiment, bool(config.report), model_name, description
+            tracker, context, config.experiment, bool(config.report), model_name, description, log_file
         )
         context.write(config.hydra.sweep.dir)
         log.info(
@@ -153,8 +163,9 @@ class MlflowSweepCallback(Callback):
             context.parent_run_id,
             config.experiment,
         )
-        count = functools.partial(tracker.job_statuses, experiment_id, context.sweep_id)
-        _open_sweep.progress = SweepProgress(count, jobs).start()
+        job_ends = functools.partial(tracker.job_outcomes, experiment_id, context.sweep_id)
+        _open_sweep.progress = SweepProgress(job_ends, jobs).start()
+        set_active_progress(_open_sweep.progress)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         global _open_sweep

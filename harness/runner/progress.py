@@ -1,4 +1,5 @@
-"""A one-line progress bar over training steps, drawn only when stderr is a terminal, at most ~10x/s."""
+"""A one-line progress bar over a single run's training steps, drawn only when stderr is a terminal, at
+most ~10x/s (a sweep's jobs draw none: the sweep shows its own bar)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,10 @@ BAR_WIDTH = 30
 
 
 class StepProgress:
-    def __init__(self, label: str, total: int, stream: TextIO | None = None):
+    def __init__(self, label: str, total: int, stream: TextIO | None = None, enabled: bool = True):
         self.label, self.total = label, total
         self.stream = stream or sys.stderr
-        self.enabled = self.stream.isatty()
+        self.enabled = enabled and self.stream.isatty()
         self.drawn = False
         self.last_draw = 0.0
 

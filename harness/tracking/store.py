@@ -40,6 +40,23 @@ class Tags:
     ROLE_JOB = "job"
 
 
+# How a job run ended, for counting: a run the search's pruner stopped ends KILLED like one stopped by
+# Ctrl-C, but it is the search working as meant, not a loss, and is counted apart.
+ENDED, RUNNING = ("finished", "failed", "pruned", "killed"), "running"
+
+
+def job_outcome(status: str, tags: dict[str, str]) -> str:
+    """`finished`, `failed`, `pruned`, `killed` or `running`, from a job run's status and tags."""
+    if status == KILLED and Tags.PRUNED_AT_STEP in tags:
+        return "pruned"
+    return {FINISHED: "finished", FAILED: "failed", KILLED: "killed"}.get(status, RUNNING)
+
+
+def outcome_counts(outcomes) -> str:
+    """`6 finished, 2 pruned`: each way a job ended that happened, in ENDED's order."""
+    return ", ".join(f"{outcomes[name]} {name}" for name in ENDED if outcomes.get(name)) or "no job ended"
+
+
 MODEL_TRAINING = "custom_model_development"  # the UI's value of EXPERIMENT_KIND for model training
 UI_ADDRESS = "http://127.0.0.1:5000"  # where `mlflow ui` serves by default
 

@@ -4,6 +4,7 @@ trial, seeds averaged per trial, resume, and bad input refused before anything i
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -268,3 +269,23 @@ def test_a_searchs_report_shows_its_study_history_importances_slices_and_curves(
     assert f"{study.study_name} in sqlite:///{pruning_search.cwd}/optuna.db" in markdown
     assert f"#{study.best_trial.number}: {study.best_value:.4g} with lr={study.best_params['lr']}" in markdown
     assert "1 complete" not in markdown and "2 complete" in markdown and "1 pruned" in markdown
+
+
+def test_a_search_prints_no_library_noise_and_counts_pruned_trials_apart(tmp_path, empty_store, run_harness):
+    shutil.copy(empty_store, tmp_path / "mlflow.db")
+    arguments = [argument for argument in PRUNING if argument != "report=false"]  # the report draws too
+    searched = run_harness(tmp_path, *arguments, "hydra.sweeper.n_jobs=2")
+    output = searched.output
+    for noise in ("\x1b[", "UserWarning", "categorical units", "INFO mlflow", "] A new study created"):
+        assert noise not in output, noise
+    assert output.count("Launching 2 jobs locally") == 1  # once, not once per batch of trials
+    states = [trial.state for trial in study_of(tmp_path).trials]
+    counts = {
+        "finished": states.count(TrialState.COMPLETE),
+        "failed": states.count(TrialState.FAIL),
+        "pruned": states.count(TrialState.PRUNED),
+    }
+    assert counts["pruned"] >= 1
+    expected = ", ".join(f"{n} {name}" for name, n in counts.items() if n)
+    assert f"sweep 4/4 jobs done ({expected})" in output
+    assert re.search(rf"sweep \S+ done: {re.escape(expected)}$", output, flags=re.MULTILINE)

@@ -113,7 +113,7 @@ def test_the_output_has_a_line_per_job_start_and_end_and_says_where_runs_are(gri
             rf"end {re.escape(name)}: FINISHED final_loss=\S+ eval_mse=\S+ in \S+ s, run {run.info.run_id}",
             output,
         )
-    assert re.search(r"sweep \S+ done: 4 FINISHED", output)
+    assert re.search(r"sweep \S+ done: 4 finished", output)
     assert "stored in experiment 'autograd-mlp'" in output
 
 
@@ -192,11 +192,14 @@ def test_the_experiment_is_tagged_as_model_training_and_the_output_links_its_run
     assert last_line.endswith(link)
 
 
-def test_the_sweep_shows_its_progress_in_jobs_done_failed_elapsed_and_time_left(grid):
-    lines = re.findall(r"sweep (\d+)/4 jobs done, (\d+) failed, (\d\d:\d\d) elapsed, (.+)", grid.output)
+def test_without_a_terminal_the_sweep_shows_one_plain_line_per_finished_job(grid):
+    line = r"^sweep (\d+)/4 jobs done \(([^)]*)\), (\d\d:\d\d) elapsed, ~\S+ left: (.+) (\w+)$"
+    lines = re.findall(line, grid.output, flags=re.MULTILINE)
 
-    assert lines and lines[-1][:2] == ("4", "0")  # the last count: every job done
-    assert all(int(done) <= 4 for done, *_ in lines)
+    assert [int(done) for done, *_ in lines] == [1, 2, 3, 4]  # one line per job, none repeated
+    assert lines[-1][1] == "4 finished"
+    assert sorted(name for *_, name, _ in lines) == sorted(grid.store.by_name())
+    assert "\r" not in grid.output and "Launching" not in grid.output.split("Launching", 1)[1]  # said once
 
 
 def test_the_best_run_is_a_registered_model_that_predicts_as_the_engine_did(grid, tmp_path, monkeypatch):
@@ -220,6 +223,27 @@ def test_the_best_run_is_a_registered_model_that_predicts_as_the_engine_did(grid
     assert np.allclose(model.predict(fit["x"].reshape(-1, 1)), fit["y_pred"], rtol=0, atol=1e-12)
     assert model.metadata.signature.inputs.to_dict()[0]["tensor-spec"]["shape"] in ([-1, 1], (-1, 1))
     assert model.metadata.saved_input_example_info is not None
+
+
+def test_the_winners_logged_model_belongs_to_its_runs_experiment_and_its_version_links_to_it(grid):
+    client = grid.store.client
+    experiment = client.get_experiment_by_name("autograd-mlp")
+    (parent,) = grid.store.parents()
+    best = min(grid.store.children(parent), key=lambda run: run.data.metrics["eval_mse"])
+    # what the experiment's Models page lists: the logged models of the experiment
+    (model,) = client.search_logged_models(experiment_ids=[experiment.experiment_id])
+    assert model.experiment_id == experiment.experiment_id and model.source_run_id == best.info.run_id
+    assert client.search_logged_models(experiment_ids=["0"]) == []  # nothing filed under "Default"
+    # what the run's "Logged models" and the runs table's Models column show: the run's model outputs
+    outputs = client.get_run(best.info.run_id).outputs.model_outputs
+    assert [output.model_id for output in outputs] == [model.model_id]
+    (version,) = client.search_model_versions(f"run_id = '{best.info.run_id}'")
+    assert version.source == f"models:/{model.model_id}"  # the registry page links the version to it
+
+
+def test_publishing_the_winner_prints_no_third_party_warning_or_log_line(grid):
+    for noise in ("UserWarning", "Add type hints", "INFO mlflow", "Validating input example", "\x1b["):
+        assert noise not in grid.output, noise
 
 
 def test_register_false_leaves_the_model_registry_empty(run_harness, tmp_path):
