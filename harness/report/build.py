@@ -106,6 +106,7 @@ class ReportFiles:
     figures: list[Path]
     verdict: str
     summary: pd.DataFrame  # display form, as printed
+    failures: pd.DataFrame  # display form, one row per run that did not finish: what the verdict lists
     logged_to_run: str | None
 
     @property
@@ -216,6 +217,7 @@ def build_report(found: Sweep, out_dir: str | Path = "reports") -> ReportFiles:
         figures=figures,
         verdict=page.verdict,
         summary=page.summary,
+        failures=page.failures,
         logged_to_run=found.root_run_id,
     )
     files.html.write_text(render_html(page), encoding="utf-8")
