@@ -78,7 +78,8 @@ def figure_texts(one_seed: bool) -> dict[str, tuple[str, str]]:
         ),
         "fit": (
             "Fitted curve against the target",
-            "The best seed of the best setting, and of the worst setting that finished, on [-1, 1].",
+            "The best seed of the best setting, and of the worst setting that finished, on [-1, 1]; each "
+            "panel on the target's y-range, with a marker on its edge where the MLP leaves that range.",
         ),
         "sensitivity": (
             "Sensitivity",
