@@ -160,7 +160,8 @@ def draw_figures(
             "loss_curves": panels,
             "fit": fit_figure(fitted_curves(sweep, runs, summary)),
             "sensitivity": sensitivity_figure(summary, keys, error_bars=not one_seed),
-            "heatmap": heatmap_figure(summary, keys),
+            # a grid's heatmap; a search draws its trials over its two most important parameters instead
+            "heatmap": heatmap_figure(summary, keys) if search is None else None,
         }
         if search is not None:
             drawn |= search_figures(search, runs, curves)
