@@ -49,15 +49,16 @@ class FakeTerminal(io.StringIO):
         return True
 
 
-def test_progress_bar_draws_on_a_terminal_only():
-    terminal, pipe = FakeTerminal(), io.StringIO()
-    for stream in (terminal, pipe):
-        bar = StepProgress("lr=0.1", 200, stream)
+def test_progress_bar_draws_on_a_terminal_only_and_not_in_a_sweeps_job():
+    terminal, pipe, in_sweep = FakeTerminal(), io.StringIO(), FakeTerminal()
+    for stream, enabled in ((terminal, True), (pipe, True), (in_sweep, False)):
+        bar = StepProgress("lr=0.1", 200, stream, enabled=enabled)
         bar.update(99, np.ones(100))
         bar.close()
-    assert "lr=0.1 [###############...............] 100/200 loss 1" in terminal.getvalue()
-    assert terminal.getvalue().endswith("\n")
-    assert pipe.getvalue() == ""
+    last = terminal.getvalue().split("\r")[-1]
+    assert last.startswith("lr=0.1 ") and "100/200, loss 1" in last
+    assert terminal.getvalue().endswith("\n") and terminal.getvalue().count("\n") == 1
+    assert pipe.getvalue() == "" and in_sweep.getvalue() == ""
 
 
 def test_figures_drawn_one_after_another_in_one_process_show_only_their_own_data(tmp_path):
