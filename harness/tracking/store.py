@@ -59,6 +59,11 @@ def outcome_counts(outcomes) -> str:
 
 MODEL_TRAINING = "custom_model_development"  # the UI's value of EXPERIMENT_KIND for model training
 UI_ADDRESS = "http://127.0.0.1:5000"  # where `mlflow ui` serves by default
+# With its default 4 workers, `mlflow ui` prints "Uvicorn running" ~10 s (35 s on a busy machine) before
+# any worker has loaded MLflow's app, and refuses connections meanwhile; with one worker the line comes
+# once the app answers (measured: the same total wait). The tour (harness.browser_tour) checks it.
+UI_COMMAND = "mlflow ui --workers 1"
+UI_READY = "Uvicorn running"
 
 
 def reused_in_filter(sweep_id: str) -> str:
@@ -102,8 +107,9 @@ def where_to_look(
     if server:
         return f"open {page}"
     if tracking_uri == default_tracking_uri(cwd):
-        return f"run `mlflow ui` here, then open {page}"
-    return f"run `mlflow ui --backend-store-uri {scrub_text(tracking_uri)}`, then open {page}"
+        return f"run `{UI_COMMAND}` here and, once it prints {UI_READY!r}, open {page}"
+    store = scrub_text(tracking_uri)
+    return f"run `{UI_COMMAND} --backend-store-uri {store}` and, once it prints {UI_READY!r}, open {page}"
 
 
 def sqlite_path(tracking_uri: str) -> Path | None:

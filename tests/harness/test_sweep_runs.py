@@ -132,7 +132,7 @@ def test_a_single_run_of_the_defaults_reproduces_the_seed_post(run_harness, stor
     assert json.loads(run.data.tags[Tags.SWEPT_KEYS]) == []
     assert len(single.store.loss_history(run)) == 300  # one point per 10 steps (log_every_n_steps)
     assert run.data.metrics["final_loss"] < 0.1 and run.data.metrics["eval_mse"] < 0.1
-    assert "run `mlflow ui` here" in single.output  # the store is ./mlflow.db where it ran
+    assert "run `mlflow ui --workers 1` here" in single.output  # the store is ./mlflow.db where it ran
 
 
 def test_without_a_tracking_uri_the_store_is_mlflow_db_where_the_command_ran(run_harness, stored, tmp_path):
