@@ -39,7 +39,7 @@ def test_the_printed_link_opens_the_runs_table_in_the_model_training_view(tour):
 
 def test_mlflow_ui_answers_as_soon_as_it_prints_the_line_the_output_says_to_wait_for(tour):
     _, seen = tour
-    assert seen.ui_ready_line_to_answer_s < 3.0  # with 4 workers it was ~10 s here, 35 s on a busy machine
+    assert seen.ui_ready_line_to_answer_s < 5.0  # with 4 workers it was ~10 s here, 35 s on a busy machine
 
 
 def test_a_run_clicked_in_a_fresh_browser_opens_in_genai_as_the_readme_warns(tour):
