@@ -25,6 +25,15 @@ def set_active_progress(progress) -> None:
     if progress is not None and progress.on_terminal:
         for name in LAUNCHER_LOGGERS:
             logging.getLogger(name).setLevel(logging.WARNING)
+        clear_the_bar_before_lines()  # the sweeper's own lines in this process (a search's study)
+
+
+def clear_the_bar_before_lines() -> None:
+    """On the console's handlers as they are now, and on the project's own logger (Hydra's launchers
+    make new handlers for every batch they launch)."""
+    for filtered in [*_console_handlers(), logging.getLogger("harness")]:
+        if not any(isinstance(found, ClearsTheBar) for found in filtered.filters):
+            filtered.addFilter(ClearsTheBar())
 
 
 def _console_handlers() -> list[logging.StreamHandler]:
@@ -48,12 +57,12 @@ def quiet_job_console() -> None:
     """In a sweep's job on a terminal: the console shows warnings and errors only, under the bar."""
     for handler in _console_handlers():
         handler.setLevel(logging.WARNING)
-        if not any(isinstance(found, ClearsTheBar) for found in handler.filters):
-            handler.addFilter(ClearsTheBar())
+    clear_the_bar_before_lines()
 
 
 def restore_console() -> None:
     """The sweep is over: the console shows everything again (the sweep's outcome, the report's path)."""
+    set_active_progress(None)
     for handler in _console_handlers():
         handler.setLevel(logging.NOTSET)
     for name in LAUNCHER_LOGGERS:

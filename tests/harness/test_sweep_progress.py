@@ -6,6 +6,8 @@ import io
 import time
 from collections import Counter
 
+import pytest
+
 from harness.runner.sweep_progress import SweepProgress, progress_line
 
 
@@ -75,3 +77,52 @@ def test_the_thread_polls_until_stopped_and_ends_on_the_last_count():
 
     assert not progress.thread.is_alive()
     assert stream.getvalue().splitlines()[-1].startswith("sweep 3/3 jobs done (3 finished)")
+
+
+@pytest.mark.slow
+def test_a_sweep_on_a_terminal_shows_one_bar_and_whole_lines(tmp_path):
+    """A real sweep with a pseudo-terminal as its stdout and stderr: what a person sees, line by line,
+    after the terminal has applied each carriage return."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import subprocess
+    import sys
+    import termios
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 140, 0, 0))  # 50 rows, 140 columns
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db"}
+    command = [sys.executable, "-m", "harness.run", "-m", "lr=1e-3,1e-2", "betas=[0.9,0.9],[0.9,0.99]",
+               "steps=300", f"hydra.sweep.dir={tmp_path}/multirun"]  # fmt: skip
+    process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=follower, stderr=follower)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the sweep has exited and closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    assert process.wait(timeout=300) == 0
+    text = b"".join(chunks).decode(errors="replace").replace("\r\n", "\n")  # the terminal's line ends
+    shown = [line.split("\r")[-1] for line in text.split("\n")]
+    shown = [line for line in shown if line.strip()]
+
+    bars = [line for line in shown if line.startswith("sweep ") and "jobs done" in line]
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=env["MLFLOW_TRACKING_URI"])
+    jobs = client.search_runs(
+        [client.get_experiment_by_name("autograd-mlp").experiment_id], "tags.role = 'job'"
+    )
+    finished = sum(run.info.status == "FINISHED" for run in jobs)
+    counts = ", ".join(f"{n} {name}" for name, n in (("finished", finished), ("failed", 4 - finished)) if n)
+    assert len(bars) == 1 and f"4/4 jobs done, {counts}," in bars[0]  # one bar, left at the end
+    for line in shown:  # every other line whole: a log line never starts in the middle of the bar
+        assert line.startswith("[20") or line in bars, line
+    assert not any("#0 :" in line or "] - start " in line for line in shown)  # the bar says as much
+    assert any("FAILED, diverged" in line for line in shown)  # what went wrong is still shown
