@@ -44,6 +44,7 @@ def route_library_logs(log_file: Path | None = None) -> None:
             logger.removeHandler(handler)
         logger.addHandler(target)
         logger.propagate = False
+        logger.setLevel(logging.INFO)  # what they say at INFO is in the file, whatever the root's level
     for name in REPEATED:
         logger = logging.getLogger(name)
         if not any(isinstance(found, ShownOnce) for found in logger.filters):
@@ -51,9 +52,14 @@ def route_library_logs(log_file: Path | None = None) -> None:
 
 
 def _handler(log_file: Path | None) -> logging.Handler:
+    """The handler writing to `log_file`; the one before it is closed (a process running a sweep's
+    jobs one after another would otherwise keep a file open per job)."""
     if log_file is None:
         return logging.NullHandler()
     if log_file not in _handlers:
+        for old in _handlers.values():
+            old.close()
+        _handlers.clear()
         log_file.parent.mkdir(parents=True, exist_ok=True)
         handler = logging.FileHandler(log_file)
         handler.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"))
