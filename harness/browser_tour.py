@@ -216,6 +216,7 @@ class SweepMade:
     tracking_uri: str
     experiment_id: str
     sweep_id: str
+    parent_run_id: str
     parent_name: str
     job_names: list[str]
     best_run_id: str
@@ -223,10 +224,11 @@ class SweepMade:
     report: Path
     verdict: str
     printed_link: str  # the link the sweep's last line gives (to `mlflow ui`'s default address)
+    printed_parent_link: str  # the link to the sweep's own run, printed just before
 
-    def link_on(self, base: str) -> str:
-        """The printed link, on the UI at `base` (the tour's UI listens on a free port)."""
-        return self.printed_link.replace(UI_ADDRESS, base, 1)
+    def link_on(self, base: str, link: str | None = None) -> str:
+        """A printed link (default: the last), on the UI at `base` (the tour's UI listens on a free port)."""
+        return (link or self.printed_link).replace(UI_ADDRESS, base, 1)
 
 
 def make_sweep(directory: Path, *arguments: str) -> SweepMade:
@@ -251,7 +253,8 @@ def make_sweep(directory: Path, *arguments: str) -> SweepMade:
     if report is None:
         raise RuntimeError("the sweep wrote no report")
     links = re.findall(r"open (http\S+)$", result.stdout, flags=re.MULTILINE)  # the log's last line
-    if not links:
+    parent_links = re.findall(r"the sweep's own run .*: (http\S+)$", result.stdout, flags=re.MULTILINE)
+    if not links or not parent_links:
         raise RuntimeError("the sweep printed no link to its runs")
     found = find_sweep(tracking_uri=uri)
     outcome = sweep_outcome(found.experiment, found.sweep_id, uri)
@@ -261,6 +264,7 @@ def make_sweep(directory: Path, *arguments: str) -> SweepMade:
         tracking_uri=uri,
         experiment_id=found.experiment_id,
         sweep_id=found.sweep_id,
+        parent_run_id=found.root_run_id,
         parent_name=f"sweep {found.sweep_id}",
         job_names=list(runs["run_name"]),
         best_run_id=outcome.best_run_id,
@@ -268,6 +272,7 @@ def make_sweep(directory: Path, *arguments: str) -> SweepMade:
         report=directory / report.group(1),
         verdict=outcome.verdict,
         printed_link=links[-1],
+        printed_parent_link=parent_links[-1],
     )
 
 
@@ -277,6 +282,7 @@ class Tour:
 
     ui_ready_line_to_answer_s: float  # from `mlflow ui`'s "Uvicorn running" to its first answer
     view_at_printed_link: str  # GenAI or Model training
+    view_at_printed_parent_link: str
     jobs_shown: list[str]  # the job runs found under the expanded parent row, by name
     columns_shown: list[str]
     best_row: str  # the best run's whole row in the runs table (its Models column among the cells)
@@ -318,6 +324,9 @@ def take_tour(sweep: SweepMade, screenshots: Path | None = None) -> Tour:
             saved.append(screenshot(page, screenshots / name))
 
     with mlflow_ui(sweep.tracking_uri, sweep.directory) as ui, chromium_page() as page:
+        page.goto(sweep.link_on(ui.base, sweep.printed_parent_link))  # a fresh browser: nothing chosen yet
+        page.get_by_role("heading", name=sweep.parent_name).first.wait_for()
+        view_at_parent_link = ui_view(page)
         link = sweep.link_on(ui.base)
         parent = open_runs_table(page, link, sweep.parent_name)
         view_at_link = ui_view(page)
@@ -364,8 +373,8 @@ def take_tour(sweep: SweepMade, screenshots: Path | None = None) -> Tour:
         verdict = page.locator("p.verdict").inner_text()
         shot("report.png")
     return Tour(
-        ui.ready_line_to_answer_s, view_at_link, shown, columns, best_row, fresh_view, run_view,
-        parent_view, logged_models, model_row, artifact_width, widths, verdict, saved,
+        ui.ready_line_to_answer_s, view_at_link, view_at_parent_link, shown, columns, best_row, fresh_view,
+        run_view, parent_view, logged_models, model_row, artifact_width, widths, verdict, saved,
     )  # fmt: skip
 
 

@@ -27,7 +27,15 @@ from harness.runner.console import restore_console, set_active_progress
 from harness.runner.provenance import run_tags
 from harness.runner.sweep_progress import SweepProgress
 from harness.sweep_context import SweepContext, current_sweep_id
-from harness.tracking import FINISHED, KILLED, Tags, outcome_counts, resolve_tracking_uri, where_to_look
+from harness.tracking import (
+    FINISHED,
+    KILLED,
+    Tags,
+    outcome_counts,
+    resolve_tracking_uri,
+    run_page_url,
+    where_to_look,
+)
 
 COMMAND = "python -m harness.run"
 
@@ -66,6 +74,8 @@ class OpenSweep:
         log.info("sweep %s %s: %s", context.sweep_id, outcome, summary)
         if self.report and status != KILLED:
             write_report(self.experiment, context.sweep_id, context.tracking_uri)
+        parent = run_page_url(context.tracking_uri, context.experiment_id, context.parent_run_id)
+        log.info("the sweep's own run (its verdict, report and model): %s", parent)
         look = where_to_look(context.tracking_uri, experiment_id=context.experiment_id)
         log.info("stored in experiment '%s' (expand sweep %s): %s", self.experiment, context.sweep_id, look)
 

@@ -96,6 +96,14 @@ def runs_table_url(base: str, experiment_id: str) -> str:
     return f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs?workflowType=machine_learning"
 
 
+def run_page_url(tracking_uri: str, experiment_id: str, run_id: str) -> str:
+    """A run's page in the model-training view of the UI that shows this store (the view parameter is
+    honoured by the page the link opens, not by the pages clicked from it: see the README)."""
+    server = tracking_uri.startswith(("http://", "https://"))
+    base = scrub_text(tracking_uri).rstrip("/") if server else UI_ADDRESS
+    return f"{base}/#/experiments/{experiment_id}/runs/{run_id}?workflowType=machine_learning"
+
+
 def where_to_look(
     tracking_uri: str, cwd: str | os.PathLike | None = None, experiment_id: str | None = None
 ) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.browser_tour import CHROMIUM, COLUMNS, GENAI, MODEL_NAME, MODEL_TRAINING, make_sweep, take_tour
-from harness.tracking import UI_ADDRESS, runs_table_url
+from harness.tracking import UI_ADDRESS, run_page_url, runs_table_url
 
 pytestmark = pytest.mark.slow
 
@@ -35,6 +35,12 @@ def test_the_printed_link_opens_the_runs_table_in_the_model_training_view(tour):
     sweep, seen = tour
     assert sweep.printed_link == runs_table_url(UI_ADDRESS, sweep.experiment_id)
     assert seen.view_at_printed_link == MODEL_TRAINING
+
+
+def test_the_printed_link_to_the_sweeps_run_opens_it_in_the_model_training_view(tour):
+    sweep, seen = tour
+    assert sweep.printed_parent_link == run_page_url(UI_ADDRESS, sweep.experiment_id, sweep.parent_run_id)
+    assert seen.view_at_printed_parent_link == MODEL_TRAINING
 
 
 def test_mlflow_ui_answers_as_soon_as_it_prints_the_line_the_output_says_to_wait_for(tour):

@@ -190,6 +190,16 @@ def test_the_experiment_is_tagged_as_model_training_and_the_output_links_its_run
         f"http://127.0.0.1:5000/#/experiments/{experiment.experiment_id}/runs?workflowType=machine_learning"
     )
     assert last_line.endswith(link)
+    (parent,) = grid.store.parents()
+    parent_link = (
+        f"http://127.0.0.1:5000/#/experiments/{experiment.experiment_id}/runs/{parent.info.run_id}"
+        "?workflowType=machine_learning"
+    )
+    assert (
+        grid.result.stdout.strip()
+        .splitlines()[-2]
+        .endswith(f"the sweep's own run (its verdict, report and model): {parent_link}")
+    )
 
 
 def test_without_a_terminal_the_sweep_shows_one_plain_line_per_finished_job(grid):
