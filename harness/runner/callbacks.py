@@ -132,7 +132,6 @@ class MlflowSweepCallback(Callback):
         # Hydra turns an Exception raised here into a warning and launches the jobs anyway, orphaned:
         # a sweep whose parent run cannot be made stops here, as one line and SystemExit.
         tracking_uri = resolve_tracking_uri()
-        route_library_logs(Path(config.hydra.sweep.dir) / SWEEP_LOG)
         try:
             self._start(config, tracking_uri)
         except Exception as error:
@@ -165,6 +164,7 @@ class MlflowSweepCallback(Callback):
             tracker, context, config.experiment, bool(config.report), model_name, description, log_file
         )
         context.write(config.hydra.sweep.dir)
+        route_library_logs(log_file)  # the sweep's folder exists now; before, a refused sweep writes nothing
         log.info(
             "sweep %s: %d jobs over %s, parent run %s in experiment '%s'",
             context.sweep_id,
