@@ -202,6 +202,18 @@ def open_artifact(page, base: str, experiment_id: str, run_id: str, path: str):
     return image
 
 
+def parent_report_verdict(page, base: str, sweep: SweepMade) -> str:
+    """The sweep's run's artifacts tab, `report/report.html` opened there (MLflow shows it in a frame):
+    the verdict it shows."""
+    page.goto(f"{base}/#/experiments/{sweep.experiment_id}/runs/{sweep.parent_run_id}/artifacts")
+    page.reload()  # coming from another run's artifacts tab, the app would keep that run's tree
+    page.get_by_text("report", exact=True).first.click()
+    page.get_by_text("report.html", exact=True).first.click()
+    verdict = page.frame_locator("iframe").first.locator("p.verdict")
+    verdict.wait_for()
+    return verdict.inner_text()
+
+
 def image_widths(page) -> list[int]:
     """naturalWidth of every image on the page, once each has finished loading."""
     page.wait_for_function("[...document.images].every(image => image.complete)")
@@ -291,6 +303,7 @@ class Tour:
     view_of_clicked_parent: str
     logged_models_of_best_run: str  # the run page's "Logged models (N)" heading
     models_page_row: str  # the experiment's Models page: the logged model's whole row
+    parent_report_verdict: str  # the verdict of report/report.html in the sweep's run's artifacts
     artifact_width: int  # naturalWidth of fit.png in the child's artifacts tab
     report_image_widths: list[int]
     report_verdict: str
@@ -367,6 +380,8 @@ def take_tour(sweep: SweepMade, screenshots: Path | None = None) -> Tour:
 
         image = open_artifact(page, ui.base, sweep.experiment_id, sweep.best_run_id, "fit.png")
         artifact_width = image.evaluate("image => image.naturalWidth")
+        parent_verdict = parent_report_verdict(page, ui.base, sweep)
+        shot("parent_report.png")
         page.set_viewport_size(REPORT_VIEWPORT)
         page.goto(sweep.report.resolve().as_uri())
         widths = image_widths(page)
@@ -374,7 +389,8 @@ def take_tour(sweep: SweepMade, screenshots: Path | None = None) -> Tour:
         shot("report.png")
     return Tour(
         ui.ready_line_to_answer_s, view_at_link, view_at_parent_link, shown, columns, best_row, fresh_view,
-        run_view, parent_view, logged_models, model_row, artifact_width, widths, verdict, saved,
+        run_view, parent_view, logged_models, model_row, parent_verdict, artifact_width, widths, verdict,
+        saved,
     )  # fmt: skip
 
 

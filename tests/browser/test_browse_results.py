@@ -69,6 +69,11 @@ def test_the_winners_model_shows_in_the_runs_table_the_run_page_and_the_experime
     assert MODEL_NAME in seen.models_page_row.split("\n") and sweep.best_name in seen.models_page_row
 
 
+def test_the_sweeps_run_holds_the_report_and_the_ui_shows_its_verdict(tour):
+    sweep, seen = tour
+    assert seen.parent_report_verdict == sweep.verdict
+
+
 def test_a_jobs_fit_png_loads_in_its_artifacts_tab(tour):
     _, seen = tour
     assert seen.artifact_width > 0
@@ -85,7 +90,8 @@ def test_the_report_page_loads_every_image_and_shows_the_verdict(tour):
 def test_the_screenshots_are_pictures_of_the_pages(tour):
     _, seen = tour
     assert [path.name for path in seen.screenshots] == [
-        "runs_table.png", "run_page_fresh_browser.png", "run_page.png", "models_page.png", "report.png"
+        "runs_table.png", "run_page_fresh_browser.png", "run_page.png", "models_page.png",
+        "parent_report.png", "report.png",
     ]  # fmt: skip
     assert all(
         path.read_bytes().startswith(b"\x89PNG") and path.stat().st_size > 10_000 for path in seen.screenshots
