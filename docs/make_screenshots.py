@@ -3,7 +3,8 @@
     python docs/make_screenshots.py            # runs `-m sweeps=betas` in a temporary directory
 
 writes docs/runs_table.png (the MLflow UI's runs table, the sweep expanded, eval_mse/final_loss/lr
-columns added) and docs/report.png (the top of the report page). Needs Debian's chromium and the
+columns added), docs/models_page.png (the experiment's Models page) and docs/report.png (the top of
+the report page). Needs Debian's chromium and the
 `dev` extra (Playwright).
 """
 
@@ -18,6 +19,7 @@ from harness.browser_tour import make_sweep, take_tour
 
 DOCS = Path(__file__).resolve().parent
 SWEEP = ["sweeps=betas"]
+README_PICTURES = {"runs_table.png", "models_page.png", "report.png"}  # the tour saves more pages
 
 
 def main(arguments: list[str]) -> int:
@@ -25,6 +27,8 @@ def main(arguments: list[str]) -> int:
         sweep = make_sweep(Path(scratch), *(arguments or SWEEP))
         tour = take_tour(sweep, screenshots=Path(scratch) / "screenshots")
         for path in tour.screenshots:
+            if path.name not in README_PICTURES:
+                continue
             shutil.copy(path, DOCS / path.name)
             print(f"wrote {DOCS / path.name}")
     return 0

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.tracking import runs_table_url
+from harness.tracking import UI_ADDRESS, UI_COMMAND, UI_READY
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's package `chromium` (.ci/run installs it)
 CHROMIUM_FLAGS = [  # headless as root, and no calls to Google's services (this machine's network is closed)
@@ -37,7 +37,9 @@ VIEWPORT = {"width": 1400, "height": 900}
 REPORT_VIEWPORT = {"width": 1200, "height": 1500}  # the report's top: verdict, summary, first figure
 UI_START_SECONDS = 180  # `mlflow ui` takes 9-25 s to answer here, much longer on a loaded machine
 WAIT_MS = 120_000  # the longest wait for one element
+LOADED_MS = 20_000  # the longest wait for a count that has been drawn to change from its placeholder 0
 COLUMNS = ["eval_mse", "final_loss", "lr"]  # the runs table's columns worth adding for a sweep
+MODEL_NAME = "model"  # the name the winner's network is logged under (Tracker.log_pyfunc_model)
 
 
 def free_port() -> int:
@@ -46,22 +48,29 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class RunningUI:
+    base: str  # http://127.0.0.1:<port>
+    ready_line_to_answer_s: float  # from the line the README says to wait for to the first answer
+
+
 @contextlib.contextmanager
-def mlflow_ui(tracking_uri: str, cwd: Path) -> Iterator[str]:
-    """`mlflow ui` on the store, on a free port of 127.0.0.1: its base URL while the block runs.
-    Stopped by its process group's id (it starts a web server beside itself)."""
+def mlflow_ui(tracking_uri: str, cwd: Path) -> Iterator[RunningUI]:
+    """`mlflow ui --workers 1` (the command the runner prints) on the store, on a free port of
+    127.0.0.1, while the block runs. Stopped by its process group's id (it starts a web server beside
+    itself)."""
     port = free_port()
-    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", tracking_uri]
+    command = [sys.executable, "-m", *UI_COMMAND.split(), "--backend-store-uri", tracking_uri]
     command += ["--host", "127.0.0.1", "--port", str(port)]
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
-    log = open(Path(cwd) / "mlflow-ui.log", "w")  # noqa: SIM115 (closed below, after the server)
+    log_path = Path(cwd) / "mlflow-ui.log"
+    log = open(log_path, "w")  # noqa: SIM115 (closed below, after the server)
     server = subprocess.Popen(
         command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until_healthy(base, server)
-        yield base
+        yield RunningUI(base, wait_until_healthy(base, server, log_path))
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(server.pid, signal.SIGTERM)
@@ -73,16 +82,25 @@ def mlflow_ui(tracking_uri: str, cwd: Path) -> Iterator[str]:
         log.close()
 
 
-def wait_until_healthy(base: str, server: subprocess.Popen) -> None:
+def answers(base: str) -> bool:
+    with contextlib.suppress(OSError):
+        with urllib.request.urlopen(f"{base}/health", timeout=5) as answer:
+            return answer.status == 200
+    return False
+
+
+def wait_until_healthy(base: str, server: subprocess.Popen, log_path: Path) -> float:
+    """Wait for the UI to answer; how long after it printed UI_READY it did (0 if it answered first)."""
     deadline = time.monotonic() + UI_START_SECONDS
+    printed = None
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise RuntimeError(f"mlflow ui exited with code {server.returncode} before answering")
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(f"{base}/health", timeout=5) as answer:
-                if answer.status == 200:
-                    return
-        time.sleep(0.5)
+        if printed is None and UI_READY in log_path.read_text(errors="replace"):
+            printed = time.monotonic()
+        if answers(base):
+            return 0.0 if printed is None else time.monotonic() - printed
+        time.sleep(0.1)
     raise RuntimeError(f"mlflow ui did not answer {base}/health within {UI_START_SECONDS} s")
 
 
@@ -101,13 +119,45 @@ def chromium_page() -> Iterator:
             browser.close()
 
 
-def open_runs_table(page, base: str, experiment_id: str, sweep_name: str):
-    """The experiment's runs table (model-training view) with the side assistant closed; the parent row."""
-    page.goto(runs_table_url(base, experiment_id))
+def open_runs_table(page, link: str, sweep_name: str):
+    """The printed link to the experiment's runs table, with the side assistant closed; the parent row."""
+    page.goto(link)
     parent = run_row(page, sweep_name)
     parent.wait_for()
     close_assistant(page)
     return parent
+
+
+GENAI, MODEL_TRAINING = "GenAI", "Model training"
+
+
+def ui_view(page) -> str:
+    """Which of MLflow's two views the page is in, by its sidebar: GenAI lists *Evaluation runs*, model
+    training lists *Models* (and no evaluation runs)."""
+    navigation = page.locator("nav")
+    navigation.get_by_role("link").first.wait_for()
+    evaluation = navigation.get_by_role("link", name="Evaluation runs")
+    models = navigation.get_by_role("link", name="Models", exact=True)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('nav a')].some(a => ['Evaluation runs', 'Models']"
+        ".includes(a.textContent.trim()))"
+    )
+    if evaluation.count():
+        return GENAI
+    return MODEL_TRAINING if models.count() else "unknown"
+
+
+def click_run(page, run_name: str) -> None:
+    """Click a run's name in the runs table: its page opens."""
+    run_row(page, run_name).get_by_role("link", name=run_name).first.click()
+    page.get_by_role("heading", name=run_name).first.wait_for()
+
+
+def choose_model_training(page) -> None:
+    """The one click the README gives: *Model training* at the top left (MLflow remembers it in the
+    browser's localStorage and goes to the experiment's runs table)."""
+    page.get_by_text(MODEL_TRAINING, exact=True).first.click()
+    page.wait_for_url(re.compile(r".*/runs\?.*workflowType=machine_learning.*"))
 
 
 def close_assistant(page) -> None:
@@ -152,6 +202,18 @@ def open_artifact(page, base: str, experiment_id: str, run_id: str, path: str):
     return image
 
 
+def parent_report_verdict(page, base: str, sweep: SweepMade) -> str:
+    """The sweep's run's artifacts tab, `report/report.html` opened there (MLflow shows it in a frame):
+    the verdict it shows."""
+    page.goto(f"{base}/#/experiments/{sweep.experiment_id}/runs/{sweep.parent_run_id}/artifacts")
+    page.reload()  # coming from another run's artifacts tab, the app would keep that run's tree
+    page.get_by_text("report", exact=True).first.click()
+    page.get_by_text("report.html", exact=True).first.click()
+    verdict = page.frame_locator("iframe").first.locator("p.verdict")
+    verdict.wait_for()
+    return verdict.inner_text()
+
+
 def image_widths(page) -> list[int]:
     """naturalWidth of every image on the page, once each has finished loading."""
     page.wait_for_function("[...document.images].every(image => image.complete)")
@@ -166,11 +228,19 @@ class SweepMade:
     tracking_uri: str
     experiment_id: str
     sweep_id: str
+    parent_run_id: str
     parent_name: str
     job_names: list[str]
     best_run_id: str
+    best_name: str
     report: Path
     verdict: str
+    printed_link: str  # the link the sweep's last line gives (to `mlflow ui`'s default address)
+    printed_parent_link: str  # the link to the sweep's own run, printed just before
+
+    def link_on(self, base: str, link: str | None = None) -> str:
+        """A printed link (default: the last), on the UI at `base` (the tour's UI listens on a free port)."""
+        return (link or self.printed_link).replace(UI_ADDRESS, base, 1)
 
 
 def make_sweep(directory: Path, *arguments: str) -> SweepMade:
@@ -194,18 +264,27 @@ def make_sweep(directory: Path, *arguments: str) -> SweepMade:
     report = re.search(r"report: (\S+report\.html)", result.stdout + result.stderr)
     if report is None:
         raise RuntimeError("the sweep wrote no report")
+    links = re.findall(r"open (http\S+)$", result.stdout, flags=re.MULTILINE)  # the log's last line
+    parent_links = re.findall(r"the sweep's own run .*: (http\S+)$", result.stdout, flags=re.MULTILINE)
+    if not links or not parent_links:
+        raise RuntimeError("the sweep printed no link to its runs")
     found = find_sweep(tracking_uri=uri)
     outcome = sweep_outcome(found.experiment, found.sweep_id, uri)
+    runs = load_runs(sweep=found.sweep_id, tracking_uri=uri)
     return SweepMade(
         directory=directory,
         tracking_uri=uri,
         experiment_id=found.experiment_id,
         sweep_id=found.sweep_id,
+        parent_run_id=found.root_run_id,
         parent_name=f"sweep {found.sweep_id}",
-        job_names=list(load_runs(sweep=found.sweep_id, tracking_uri=uri)["run_name"]),
+        job_names=list(runs["run_name"]),
         best_run_id=outcome.best_run_id,
+        best_name=runs.loc[runs["run_id"] == outcome.best_run_id, "run_name"].iloc[0],
         report=directory / report.group(1),
         verdict=outcome.verdict,
+        printed_link=links[-1],
+        printed_parent_link=parent_links[-1],
     )
 
 
@@ -213,21 +292,57 @@ def make_sweep(directory: Path, *arguments: str) -> SweepMade:
 class Tour:
     """What a person saw on the way."""
 
+    ui_ready_line_to_answer_s: float  # from `mlflow ui`'s "Uvicorn running" to its first answer
+    view_at_printed_link: str  # GenAI or Model training
+    view_at_printed_parent_link: str
     jobs_shown: list[str]  # the job runs found under the expanded parent row, by name
     columns_shown: list[str]
+    best_row: str  # the best run's whole row in the runs table (its Models column among the cells)
+    view_of_clicked_run_fresh_browser: str  # a run clicked in the table, before any toggle was clicked
+    view_of_clicked_run: str  # ... after the README's one click on *Model training*
+    view_of_clicked_parent: str
+    logged_models_of_best_run: str  # the run page's "Logged models (N)" heading
+    models_page_row: str  # the experiment's Models page: the logged model's whole row
+    parent_report_verdict: str  # the verdict of report/report.html in the sweep's run's artifacts
     artifact_width: int  # naturalWidth of fit.png in the child's artifacts tab
     report_image_widths: list[int]
     report_verdict: str
     screenshots: list[Path]
 
 
+def logged_models_heading(page) -> str:
+    """The run page's "Logged models (N)" heading, once its count has loaded (it shows 0 until then)."""
+    heading = page.get_by_text(re.compile(r"^Logged models \(\d+\)$")).first
+    heading.wait_for()
+    with contextlib.suppress(Exception):  # a run with no model stays at 0: read it as it is
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('*')].some(e => e.childElementCount === 0"
+            " && /^Logged models \\([1-9]\\d*\\)$/.test(e.textContent.trim()))",
+            timeout=LOADED_MS,
+        )
+    return heading.inner_text().strip()
+
+
 def take_tour(sweep: SweepMade, screenshots: Path | None = None) -> Tour:
-    """Open the runs table, expand the sweep, find each job by name, add the useful columns, open the
-    best job's fit.png, then open the report page; with `screenshots`, save the runs table and the
-    report page there (runs_table.png, report.png)."""
-    saved = []
-    with mlflow_ui(sweep.tracking_uri, sweep.directory) as base, chromium_page() as page:
-        parent = open_runs_table(page, base, sweep.experiment_id, sweep.parent_name)
+    """What the README's "Browse the results" walks: open the printed link (the runs table), expand the
+    sweep, find each job by name, add the useful columns, read the winner's Models cell; click a run
+    (in a fresh browser: MLflow opens it in GenAI), click *Model training* once as the README says and
+    click the run and the parent again; read the winner's "Logged models" and the experiment's Models
+    page; open the best job's fit.png, then the report page. With `screenshots`, save the pages there
+    (runs_table.png and report.png are the README's)."""
+    saved: list[Path] = []
+
+    def shot(name: str) -> None:
+        if screenshots is not None:
+            saved.append(screenshot(page, screenshots / name))
+
+    with mlflow_ui(sweep.tracking_uri, sweep.directory) as ui, chromium_page() as page:
+        page.goto(sweep.link_on(ui.base, sweep.printed_parent_link))  # a fresh browser: nothing chosen yet
+        page.get_by_role("heading", name=sweep.parent_name).first.wait_for()
+        view_at_parent_link = ui_view(page)
+        link = sweep.link_on(ui.base)
+        parent = open_runs_table(page, link, sweep.parent_name)
+        view_at_link = ui_view(page)
         expand_sweep(page, parent)
         shown = []
         for name in sweep.job_names:
@@ -239,17 +354,51 @@ def take_tour(sweep: SweepMade, screenshots: Path | None = None) -> Tour:
         for name in COLUMNS:
             column_header(page, name).first.wait_for()
             columns.append(name)
-        if screenshots is not None:
-            saved.append(screenshot(page, screenshots / "runs_table.png"))
-        image = open_artifact(page, base, sweep.experiment_id, sweep.best_run_id, "fit.png")
+        best_row = whole_row(page, sweep.best_name)
+        shot("runs_table.png")
+
+        click_run(page, sweep.best_name)
+        fresh_view = ui_view(page)
+        shot("run_page_fresh_browser.png")
+        choose_model_training(page)
+        open_runs_table(page, link, sweep.parent_name)
+        click_run(page, sweep.parent_name)
+        parent_view = ui_view(page)
+        page.go_back()
+        run_row(page, sweep.parent_name).first.wait_for()
+        if not run_row(page, sweep.best_name).count():  # the table may remember the sweep expanded
+            expand_sweep(page, run_row(page, sweep.parent_name))
+        click_run(page, sweep.best_name)
+        run_view = ui_view(page)
+        logged_models = logged_models_heading(page)
+        shot("run_page.png")
+
+        page.get_by_role("link", name="Models", exact=True).first.click()
+        page.get_by_role("row").filter(has_text=sweep.best_name).first.wait_for()
+        model_row = whole_row(page, MODEL_NAME)
+        shot("models_page.png")
+
+        image = open_artifact(page, ui.base, sweep.experiment_id, sweep.best_run_id, "fit.png")
         artifact_width = image.evaluate("image => image.naturalWidth")
+        parent_verdict = parent_report_verdict(page, ui.base, sweep)
+        shot("parent_report.png")
         page.set_viewport_size(REPORT_VIEWPORT)
         page.goto(sweep.report.resolve().as_uri())
         widths = image_widths(page)
         verdict = page.locator("p.verdict").inner_text()
-        if screenshots is not None:
-            saved.append(screenshot(page, screenshots / "report.png"))
-    return Tour(shown, columns, artifact_width, widths, verdict, saved)
+        shot("report.png")
+    return Tour(
+        ui.ready_line_to_answer_s, view_at_link, view_at_parent_link, shown, columns, best_row, fresh_view,
+        run_view, parent_view, logged_models, model_row, parent_verdict, artifact_width, widths, verdict,
+        saved,
+    )  # fmt: skip
+
+
+def whole_row(page, run_name: str) -> str:
+    """The text of the run's whole row in the runs table: the grid draws a row as a pinned part (the
+    name) and a scrolled part (the other columns, Models among them) sharing its `row-id`."""
+    row_id = run_row(page, run_name).first.get_attribute("row-id")
+    return " ".join(page.locator(f'[role="row"][row-id="{row_id}"]').all_inner_texts())
 
 
 def screenshot(page, path: Path, full_page: bool = False) -> Path:

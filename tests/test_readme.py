@@ -34,3 +34,12 @@ def test_engine_example_runs_as_written_and_fits():
     mse = float(result.stdout.split("fit MSE on [-1, 1]:", 1)[1].split()[0])
     assert mse < 0.05
     assert "digraph G {" in result.stdout
+
+
+def test_browse_the_results_starts_the_ui_as_the_runner_says_to():
+    from harness.tracking import UI_COMMAND, UI_READY
+
+    section = (ROOT / "README.md").read_text().split("## Browse the results", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```bash", 1)[1].split("```", 1)[0]
+    assert any(line.split("#")[0].strip() == UI_COMMAND for line in block.splitlines())
+    assert f"`{UI_READY}`" in section  # the line to wait for, as the runner's last line names it

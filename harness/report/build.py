@@ -78,7 +78,8 @@ def figure_texts(one_seed: bool) -> dict[str, tuple[str, str]]:
         ),
         "fit": (
             "Fitted curve against the target",
-            "The best seed of the best setting, and of the worst setting that finished, on [-1, 1].",
+            "The best seed of the best setting, and of the worst setting that finished, on [-1, 1]; each "
+            "panel on the target's y-range, with a marker on its edge where the MLP leaves that range.",
         ),
         "sensitivity": (
             "Sensitivity",
@@ -106,6 +107,7 @@ class ReportFiles:
     figures: list[Path]
     verdict: str
     summary: pd.DataFrame  # display form, as printed
+    failures: pd.DataFrame  # display form, one row per run that did not finish: what the verdict lists
     logged_to_run: str | None
     problems: list[str] = field(default_factory=list)  # one line each: what the report could not read
 
@@ -176,7 +178,8 @@ def draw_figures(
             "loss_curves": panels,
             "fit": fit_figure(fitted_curves(sweep, runs, summary, problems)),
             "sensitivity": sensitivity_figure(summary, keys, error_bars=not one_seed),
-            "heatmap": heatmap_figure(summary, keys),
+            # a grid's heatmap; a search draws its trials over its two most important parameters instead
+            "heatmap": heatmap_figure(summary, keys) if search is None else None,
         }
         if search is not None:
             drawn |= search_figures(search, runs, curves)
@@ -262,6 +265,7 @@ def build_report(found: Sweep, out_dir: str | Path = "reports") -> ReportFiles:
         figures=figures,
         verdict=page.verdict,
         summary=page.summary,
+        failures=page.failures,
         logged_to_run=found.root_run_id,
         problems=problems,
     )

@@ -11,6 +11,8 @@ from harness.report.build import ARTIFACT_DIR, build_report
 from harness.report.data import LATEST, ReportError, find_sweep
 from harness.tracking import StoreAccessError, check_access, resolve_tracking_uri, where_to_look
 
+REASON_WIDTH = 90  # characters of a failure's reason on the terminal (the report pages have it whole)
+
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
@@ -51,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Sweep {files.sweep.sweep_id} ({files.sweep.experiment}): one row per setting, best first")
     print(files.summary.to_string(index=False))
     print(files.verdict)
+    if len(files.failures):  # the verdict says "listed below": here they are, as on the report page
+        print("Runs that did not finish:")
+        print(files.failures.to_string(index=False, max_colwidth=REASON_WIDTH))
     print()
     for path in files.paths:
         print(f"wrote {path}")

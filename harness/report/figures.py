@@ -45,6 +45,7 @@ LOSS_HEADROOM = 10  # the loss axis ends this many times above the highest start
 FLOOR_MARGIN = 0.5  # ... and this fraction below the lowest loss drawn
 FAILURE_MARKER = "X"
 TITLE_WIDTH = 48  # characters per title line in a panel
+FIT_MARGIN = 0.15  # a fit panel's y-range: the target's, and this fraction of it above and below
 # points drawn per loss curve: a panel is about 1,000 px wide and the bands are smoothed over 2% of
 # the steps, so more points draw nothing new (a 3000-step curve is every 5th step, and its last)
 DRAWN_POINTS = 600
@@ -194,14 +195,35 @@ def loss_curves_figure(
     return figure
 
 
+def fit_limits(y_target: np.ndarray) -> tuple[float, float]:
+    """The y-range of a fit panel: the target's, with a margin, whatever the MLP did."""
+    low, high = float(np.min(y_target)), float(np.max(y_target))
+    margin = FIT_MARGIN * (high - low) if high > low else 1.0
+    return low - margin, high + margin
+
+
 def fit_figure(fits: dict[str, tuple[str, dict[str, np.ndarray]]]) -> Figure | None:
-    """The fitted curve against the target, one panel per named run (best, worst)."""
+    """The fitted curve against the target, one panel per named run (best, worst), each on the target's
+    own y-range: a run far off the target cannot flatten the others. Where the MLP leaves that range, a
+    marker on the panel's edge says so, and the legend gives how far it goes."""
     if not fits:
         return None
-    figure, axes = panel_grid(len(fits), sharey=True)
+    figure, axes = panel_grid(len(fits), sharey=False)
     for ax, (name, (label, arrays)) in zip(axes, fits.items(), strict=True):
-        ax.plot(arrays["x"], arrays["y_target"], "--", color="black", label="target")
-        ax.plot(arrays["x"], arrays["y_pred"], color="tab:blue" if name == "best" else "tab:red", label="MLP")
+        x, y_target, y_pred = arrays["x"], arrays["y_target"], arrays["y_pred"]
+        color = "tab:blue" if name == "best" else "tab:red"
+        low, high = fit_limits(y_target)
+        ax.plot(x, y_target, "--", color="black", label="target")
+        ax.plot(x, np.clip(y_pred, low, high), color=color, label="MLP")
+        with np.errstate(invalid="ignore"):
+            above, below = ~(y_pred <= high) & ~np.isnan(y_pred), y_pred < low
+        if above.any():
+            ax.plot(x[above], np.full(above.sum(), high), "^", color=color, markersize=4, clip_on=False,
+                    label=f"MLP above the range (up to {float(np.nanmax(y_pred)):.3g})")  # fmt: skip
+        if below.any():
+            ax.plot(x[below], np.full(below.sum(), low), "v", color=color, markersize=4, clip_on=False,
+                    label=f"MLP below the range (down to {float(np.nanmin(y_pred)):.3g})")  # fmt: skip
+        ax.set_ylim(low, high)
         ax.set(title=textwrap.fill(f"{name}: {label}", TITLE_WIDTH), xlabel="x", ylabel="y")
         ax.legend()
     return figure

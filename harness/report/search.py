@@ -16,18 +16,19 @@ import optuna
 import pandas as pd
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
-from harness.curves import PLOT_CEILING, smooth
+from harness.curves import PLOT_CEILING
 from harness.report.data import Sweep
+from harness.report.summary import smooth_on_log_scale, smoothing_window
 from harness.tracking import KILLED, has_credentials, open_store
-
-SMOOTHING = 100  # steps, as the pruner saw the curves
 
 SEARCH_FIGURE_TEXTS = {  # name: (title, caption)
     "search_curves": (
         "Best trial and pruned trials",
-        "Training loss (rolling mean over 100 steps, as reported to the pruner) of the best trial's runs "
-        "(bold) and of every run the pruner stopped (thin, ending where it was stopped).",
+        "Training loss of the best trial's runs (bold) and of every run the pruner stopped (thin, ending "
+        "where it was stopped), smoothed as the loss curves of a grid's report are: a rolling geometric "
+        "mean over 2% of the steps.",
     ),
     "search_history": (
         "Optimisation history",
@@ -37,6 +38,11 @@ SEARCH_FIGURE_TEXTS = {  # name: (title, caption)
     "search_importances": (
         "Parameter importances",
         "How much of the objective's variation each parameter explains (optuna.importance, PED-ANOVA).",
+    ),
+    "search_contour": (
+        "The two most important parameters",
+        "The objective of the finished trials over the two most important parameters (Optuna's contour "
+        "plot): each dot is a trial; the shading is interpolated between them, not measured.",
     ),
     "search_slices": (
         "Slices",
@@ -96,10 +102,31 @@ def search_figures(search: SearchFacts, runs: pd.DataFrame, curves: pd.DataFrame
         figures["search_importances"] = (
             figure_of(optuna_plots.plot_param_importances(search.study)) if len(complete) >= 2 else None
         )
+        figures["search_contour"] = contour_figure(search.study, complete, optuna_plots)
         figures["search_slices"] = (
             figure_of(optuna_plots.plot_slice(search.study), wide) if complete else None
         )
     return figures
+
+
+MIN_TRIALS_FOR_CONTOUR = 3  # fewer points than that interpolate nothing
+
+
+def contour_figure(study: optuna.Study, complete: list, optuna_plots) -> Figure | None:
+    """Optuna's contour plot over the two most important parameters: what a search explored, where a
+    grid's heatmap would be mostly empty cells for combinations no trial tried."""
+    if len(complete) < MIN_TRIALS_FOR_CONTOUR:
+        return None
+    varied = [name for name in complete[0].params if len({str(t.params.get(name)) for t in complete}) > 1]
+    if len(varied) < 2:
+        return None
+    importances = optuna.importance.get_param_importances(study, params=varied)
+    top_two = list(importances)[:2]
+    figure = figure_of(optuna_plots.plot_contour(study, params=top_two))
+    for ax in figure.axes:  # a log axis spanning under two decades labels every minor tick: they overlap
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.yaxis.set_minor_formatter(NullFormatter())
+    return figure
 
 
 def objective_is_wide(values: list[float]) -> bool:
@@ -130,9 +157,10 @@ def curves_figure(study: optuna.Study, runs: pd.DataFrame, curves: pd.DataFrame)
     if not shown:
         return None
     figure, ax = plt.subplots(figsize=(7.0, 4.2))
+    window = smoothing_window(int(curves["step"].max()) + 1)  # the grid report's window, over the longest run
     for run_id in shown:
-        curve = curves[curves["run_id"] == run_id]
-        values = np.minimum(smooth(curve["loss"].to_numpy(), SMOOTHING), PLOT_CEILING)
+        curve = curves[(curves["run_id"] == run_id) & np.isfinite(curves["loss"])]
+        values = np.minimum(smooth_on_log_scale(curve["loss"], window), PLOT_CEILING)
         is_best = trial_of.get(run_id) == best
         label = f"trial {trial_of[run_id]:.0f}" + (" (best)" if is_best else " (pruned)")
         ax.plot(curve["step"], values, linewidth=2.0 if is_best else 0.8, alpha=1.0 if is_best else 0.6,

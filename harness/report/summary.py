@@ -75,9 +75,14 @@ def curve_bands(curves: pd.DataFrame, metric: str = "loss") -> pd.DataFrame:
     bands = finite.groupby(["setting", "step"])[metric].agg(["median", "min", "max"]).reset_index()
     if bands.empty:
         return bands
-    window = max(1, round((bands["step"].max() + 1) * CURVE_SMOOTHING_FRACTION))
+    window = smoothing_window(int(bands["step"].max()) + 1)
     smoothed = bands.groupby("setting")[["median", "min", "max"]].transform(smooth_on_log_scale, window)
     return bands.assign(**smoothed)
+
+
+def smoothing_window(steps: int) -> int:
+    """The rolling window of the report's loss curves, for a curve of `steps` steps."""
+    return max(1, round(steps * CURVE_SMOOTHING_FRACTION))
 
 
 def smooth_on_log_scale(values: pd.Series, window: int) -> np.ndarray:

@@ -13,21 +13,34 @@ import functools
 import logging
 import shlex
 import sys
+from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from harness.log_routing import route_library_logs
 from harness.runner import sweep_plan
+from harness.runner.console import restore_console, set_active_progress
 from harness.runner.provenance import run_tags
 from harness.runner.sweep_progress import SweepProgress
 from harness.sweep_context import SweepContext, current_sweep_id
-from harness.tracking import FINISHED, KILLED, Tags, resolve_tracking_uri, where_to_look
+from harness.tracking import (
+    FINISHED,
+    KILLED,
+    Tags,
+    outcome_counts,
+    resolve_tracking_uri,
+    run_page_url,
+    where_to_look,
+)
 
 COMMAND = "python -m harness.run"
 
 log = logging.getLogger("harness")
+SWEEP_LOG = "sweep.log"  # in the sweep's directory: what the libraries said in the launching process
 EXIT_STORE = 2  # as harness.run's refusals before any job: nothing ran
 
 
@@ -41,6 +54,7 @@ class OpenSweep:
     report: bool
     model_name: str | None  # register the winner under this name; None: register=false
     description: str  # what the sweep is: the start of its parent run's note
+    log_file: Path  # the sweep's own log: the libraries' lines in this process (harness.log_routing)
     progress: SweepProgress | None = None
 
     def end(self, status: str) -> None:
@@ -49,8 +63,10 @@ class OpenSweep:
         context = self.context
         if self.progress is not None:
             self.progress.stop()
-        statuses = self.tracker.job_statuses(context.experiment_id, context.sweep_id)
-        summary = ", ".join(f"{n} {job_status}" for job_status, n in sorted(statuses.items())) or "no runs"
+        route_library_logs(self.log_file)  # a job run in this process routed them to its own log
+        restore_console()
+        ends = self.tracker.job_outcomes(context.experiment_id, context.sweep_id)
+        summary = outcome_counts(Counter(outcome for _, outcome in ends.values())) if ends else "no runs"
         if status != KILLED:
             self.tell_outcome()
         self.tracker.end(context.parent_run_id, status)
@@ -58,6 +74,8 @@ class OpenSweep:
         log.info("sweep %s %s: %s", context.sweep_id, outcome, summary)
         if self.report and status != KILLED:
             write_report(self.experiment, context.sweep_id, context.tracking_uri)
+        parent = run_page_url(context.tracking_uri, context.experiment_id, context.parent_run_id)
+        log.info("the sweep's own run (its verdict, report and model): %s", parent)
         look = where_to_look(context.tracking_uri, experiment_id=context.experiment_id)
         log.info("stored in experiment '%s' (expand sweep %s): %s", self.experiment, context.sweep_id, look)
 
@@ -155,10 +173,12 @@ class MlflowSweepCallback(Callback):
         context.parent_run_id = tracker.start_run(experiment_id, f"sweep {context.sweep_id}", tags, params)
         global _open_sweep
         model_name = str(config.model_name) if config.register else None
+        log_file = Path(config.hydra.sweep.dir) / SWEEP_LOG
         _open_sweep = OpenSweep(
-            tracker, context, config.experiment, bool(config.report), model_name, description
+            tracker, context, config.experiment, bool(config.report), model_name, description, log_file
         )
         context.write(config.hydra.sweep.dir)
+        route_library_logs(log_file)  # the sweep's folder exists now; before, a refused sweep writes nothing
         log.info(
             "sweep %s: %d jobs over %s, parent run %s in experiment '%s'",
             context.sweep_id,
@@ -167,8 +187,9 @@ class MlflowSweepCallback(Callback):
             context.parent_run_id,
             config.experiment,
         )
-        count = functools.partial(tracker.job_statuses, experiment_id, context.sweep_id)
-        _open_sweep.progress = SweepProgress(count, jobs).start()
+        job_ends = functools.partial(tracker.job_outcomes, experiment_id, context.sweep_id)
+        _open_sweep.progress = SweepProgress(job_ends, jobs).start()
+        set_active_progress(_open_sweep.progress)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         global _open_sweep

@@ -20,11 +20,13 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from harness.log_routing import root_log_file, route_library_logs
 from harness.process_identity import is_gone
 from harness.runner import slurm_stops
 from harness.runner.artifacts import result_metrics, write_artifacts, write_curve
 from harness.runner.batch_training import shared_key, train_many
 from harness.runner.config import config_hash, run_params, task_config
+from harness.runner.console import quiet_job_console
 from harness.runner.progress import StepProgress
 from harness.runner.provenance import code_version, run_tags
 from harness.runner.refused import SweepRefused, leave_note
@@ -91,6 +93,10 @@ def run_job(cfg: DictConfig) -> str:
     raise_on_sigterm()  # a job in a worker process (joblib, submitit) ends its run KILLED on SIGTERM
     refuse_if_terminated()
     hydra_cfg = HydraConfig.get()
+    route_library_logs(root_log_file())  # MLflow's, matplotlib's lines: to the job's log file
+    in_sweep = hydra_cfg.mode == RunMode.MULTIRUN
+    if in_sweep:
+        quiet_job_console()  # on a terminal, the sweep's bar is the one display
     overrides = list(hydra_cfg.overrides.task)
     task = task_config(cfg)
     validate(task, overrides)
@@ -125,7 +131,7 @@ def run_job(cfg: DictConfig) -> str:
         raise SweepRefused(str(refused)) from None
     # the params go out with the run's first batch of records, one round trip fewer
     stream = LossStream(tracker, run_id, every=task["log_every_n_steps"], params=params)
-    progress = StepProgress(name, task["steps"])
+    progress = StepProgress(name, task["steps"], enabled=not in_sweep)  # a sweep shows its own
 
     def on_progress(step, losses):
         stream.update(losses)

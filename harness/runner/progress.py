@@ -1,4 +1,5 @@
-"""A one-line progress bar over training steps, drawn only when stderr is a terminal, at most ~10x/s."""
+"""A one-line tqdm bar over a single run's training steps, drawn only when stderr is a terminal, at most
+~10x/s (a sweep's jobs draw none: the sweep shows its own bar)."""
 
 from __future__ import annotations
 
@@ -7,32 +8,33 @@ import time
 from typing import TextIO
 
 import numpy as np
+from tqdm import tqdm
 
 REDRAW_SECONDS = 0.1
-BAR_WIDTH = 30
+BAR_FORMAT = "{desc} {bar} {n_fmt}/{total_fmt}{postfix}"
 
 
 class StepProgress:
-    def __init__(self, label: str, total: int, stream: TextIO | None = None):
-        self.label, self.total = label, total
-        self.stream = stream or sys.stderr
-        self.enabled = self.stream.isatty()
-        self.drawn = False
-        self.last_draw = 0.0
+    def __init__(self, label: str, total: int, stream: TextIO | None = None, enabled: bool = True):
+        stream = stream or sys.stderr
+        self.bar = None
+        if enabled and stream.isatty():
+            self.bar = tqdm(
+                total=total, desc=label, file=stream, bar_format=BAR_FORMAT, mininterval=REDRAW_SECONDS,
+                dynamic_ncols=True,
+            )  # fmt: skip
+        self.last_loss_shown = 0.0
 
     def update(self, step: int, losses: np.ndarray) -> None:
-        done = step + 1
-        if not self.enabled or (done < self.total and time.monotonic() - self.last_draw < REDRAW_SECONDS):
+        """Called after every step: cheap unless the bar is due a redraw."""
+        if self.bar is None:
             return
-        filled = BAR_WIDTH * done // max(self.total, 1)
-        loss = f" loss {losses[-1]:.3g}" if len(losses) else ""
-        bar = "#" * filled + "." * (BAR_WIDTH - filled)
-        self.stream.write(f"\r{self.label} [{bar}] {done}/{self.total}{loss}")
-        self.stream.flush()
-        self.drawn, self.last_draw = True, time.monotonic()
+        if len(losses) and time.monotonic() - self.last_loss_shown >= REDRAW_SECONDS:
+            self.bar.set_postfix_str(f"loss {losses[-1]:.3g}", refresh=False)
+            self.last_loss_shown = time.monotonic()
+        self.bar.update(step + 1 - self.bar.n)
 
     def close(self) -> None:
-        if self.drawn:
-            self.stream.write("\n")
-            self.stream.flush()
-            self.drawn = False
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

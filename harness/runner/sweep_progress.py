@@ -1,10 +1,11 @@
-"""How far a sweep has got, shown by the process that launched it: jobs done of the total, failed so
-far, time elapsed and an estimate of the time left.
+"""How far a sweep has got, shown by the process that launched it: jobs done of the total, how they
+ended (finished, failed, pruned, killed: a pruned trial is the search working, not a failure), time
+elapsed and an estimate of the time left.
 
 Jobs may run in this process (the basic launcher) or in others (joblib, submitit), so a thread here
-asks the store, through the gateway, how many of the sweep's job runs have ended: the same count for
-every launcher. On a terminal a bar is redrawn in place; otherwise a plain line is written when a job
-ends, at most every `LINE_SECONDS`, and at least every `QUIET_SECONDS`.
+asks the store, through the gateway, how the sweep's job runs ended: the same count for every
+launcher. On a terminal it is one tqdm bar, redrawn in place; otherwise one plain line per job as it
+ends, naming the job.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ from collections import Counter
 from collections.abc import Callable
 from typing import TextIO
 
-from harness.tracking import FAILED, FINISHED, KILLED
+from tqdm import tqdm
+
+from harness.tracking import ENDED, outcome_counts
 
 POLL_SECONDS = 2.0
-LINE_SECONDS = 10.0
-QUIET_SECONDS = 60.0
-BAR_WIDTH = 24
+BAR_FORMAT = "{desc} {bar} {n_fmt}/{total_fmt} jobs done{postfix}, {elapsed} elapsed, ~{remaining} left"
+
+JobEnds = dict[str, tuple[str, str]]  # run id -> (run name, outcome), as Tracker.job_outcomes gives
 
 
 def clock_text(seconds: float) -> str:
@@ -30,70 +33,82 @@ def clock_text(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes:02d}:{seconds:02d}"
 
 
-def progress_text(total: int, statuses: Counter, elapsed: float, bar: bool) -> str:
-    """`sweep [#####...] 3/10 jobs done, 1 failed, 00:42 elapsed, ~01:38 left`."""
-    done = sum(statuses[status] for status in (FINISHED, FAILED, KILLED))
-    failed = statuses[FAILED] + statuses[KILLED]
-    left = f"~{clock_text(elapsed / done * (total - done))} left" if done else "time left unknown yet"
-    drawn = ""
-    if bar:
-        filled = BAR_WIDTH * min(done, total) // max(total, 1)
-        drawn = "[" + "#" * filled + "." * (BAR_WIDTH - filled) + "] "
-    return f"sweep {drawn}{done}/{total} jobs done, {failed} failed, {clock_text(elapsed)} elapsed, {left}"
+def progress_line(done: int, total: int, outcomes: Counter, elapsed: float, name: str, outcome: str) -> str:
+    """`sweep 3/10 jobs done (2 finished, 1 failed), 00:42 elapsed, ~01:38 left: lr=0.1 failed`."""
+    left = f"~{clock_text(elapsed / done * max(total - done, 0))} left" if done else "time left unknown"
+    counts, spent = outcome_counts(outcomes), clock_text(elapsed)
+    return f"sweep {done}/{total} jobs done ({counts}), {spent} elapsed, {left}: {name} {outcome}"
 
 
 class SweepProgress:
-    """Polls `count_jobs()` (job runs by status) in a thread until `stop()`."""
+    """Polls `job_ends()` in a thread until `stop()`."""
 
     def __init__(
         self,
-        count_jobs: Callable[[], Counter],
+        job_ends: Callable[[], JobEnds],
         total: int,
         stream: TextIO | None = None,
         poll_seconds: float = POLL_SECONDS,
     ):
-        self.count_jobs, self.total = count_jobs, total
+        self.job_ends, self.total = job_ends, total
         self.stream = stream or sys.stderr
         self.on_terminal = self.stream.isatty()
         self.poll_seconds = poll_seconds
         self.started = time.monotonic()
-        self.last_line = -float("inf")
-        self.last_done = 0
+        self.shown: set[str] = set()  # runs whose end was counted
+        self.outcomes: Counter = Counter()
+        self.bar: tqdm | None = None
+        self.lock = threading.Lock()
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self.run, name="sweep-progress", daemon=True)
 
     def start(self) -> SweepProgress:
         self.started = time.monotonic()
+        if self.on_terminal:
+            self.bar = tqdm(
+                total=self.total, desc="sweep", file=self.stream, bar_format=BAR_FORMAT, dynamic_ncols=True
+            )
         self.thread.start()
         return self
 
     def run(self) -> None:
         while not self.stopped.wait(self.poll_seconds):
             try:
-                self.show(self.count_jobs())
+                self.show(self.job_ends())
             except Exception:  # a store that does not answer now may answer at the next poll
                 continue
 
-    def show(self, statuses: Counter, final: bool = False) -> None:
-        now = time.monotonic()
-        done = sum(statuses[status] for status in (FINISHED, FAILED, KILLED))
-        text = progress_text(self.total, statuses, now - self.started, bar=self.on_terminal)
-        if self.on_terminal:
-            self.stream.write(f"\r\x1b[K{text}" + ("\n" if final else "\r"))
-        else:
-            changed = done != self.last_done and now - self.last_line >= LINE_SECONDS
-            if not (final or changed or now - self.last_line >= QUIET_SECONDS):
-                return
-            self.stream.write(text + "\n")
-            self.last_line, self.last_done = now, done
-        self.stream.flush()
+    def show(self, ends: JobEnds) -> None:
+        with self.lock:
+            for run_id, (name, outcome) in ends.items():
+                if outcome not in ENDED or run_id in self.shown:
+                    continue
+                self.shown.add(run_id)
+                self.outcomes[outcome] += 1
+                if self.bar is None:
+                    elapsed = time.monotonic() - self.started
+                    line = progress_line(len(self.shown), self.total, self.outcomes, elapsed, name, outcome)
+                    self.stream.write(line + "\n")
+                    self.stream.flush()
+            if self.bar is not None:
+                self.bar.n = min(len(self.shown), self.total)
+                self.bar.set_postfix_str(outcome_counts(self.outcomes), refresh=False)
+                self.bar.refresh()
+
+    def clear(self) -> None:
+        """Take the bar off the terminal for a line to be written; the next poll draws it again."""
+        with self.lock:
+            if self.bar is not None:
+                self.bar.clear()
 
     def stop(self) -> None:
-        """Stop polling and write the last count (one more read of the store)."""
+        """Stop polling, count the last job ends (one more read of the store) and close the bar."""
         self.stopped.set()
         if self.thread.is_alive():
             self.thread.join()
         try:
-            self.show(self.count_jobs(), final=True)
+            self.show(self.job_ends())
         except Exception:
             pass
+        if self.bar is not None:
+            self.bar.close()

@@ -28,6 +28,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
+from harness.log_routing import route_library_logs
 from harness.search.samplers import GRID_TARGET
 from harness.search.space import SearchSpace, parse_space
 from harness.search.stale_trials import claim, is_stale, retry_stale_trials
@@ -75,6 +76,7 @@ class SearchDriver:
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self.config, self.hydra_context, self.job_idx = config, hydra_context, 0
+        route_library_logs()  # Optuna, imported just now, put its own handler on stderr: to the sweep's log
         self.launcher = Plugins.instance().instantiate_launcher(
             config=config, hydra_context=hydra_context, task_function=task_function
         )

@@ -8,8 +8,10 @@ values. Every param and tag is scrubbed of credentials here, on its way out.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import getpass
+import io
 import logging
 import os
 import tempfile
@@ -40,6 +42,7 @@ from harness.tracking.store import (
     KILLED,
     MODEL_TRAINING,
     Tags,
+    job_outcome,
     reused_in_filter,
     sqlite_path,
     sweep_jobs_filter,
@@ -186,15 +189,26 @@ class Tracker:
         # Model.log reads the fluent tracking URI: point it at this store for the call, then put back
         # exactly what was there (setting it is sticky, and would outrank MLFLOW_TRACKING_URI later)
         environment = os.environ.get("MLFLOW_TRACKING_URI")  # unset on the way out when no URI was set
+        # Model.log with no active run would file the logged model under experiment 0 ("Default"): make
+        # it here, in the run's experiment, so that the experiment's Models page, the run's "Logged
+        # models" and the runs table's Models column show it, and the registered version links to it.
+        run = self.client.get_run(run_id)
+        logged = self.client.create_logged_model(
+            experiment_id=run.info.experiment_id, name="model", source_run_id=run_id,
+            params=dict(run.data.params),
+        )  # fmt: skip
+        printed = io.StringIO()  # MLflow prints "Successfully registered model ..." itself: to the log
         try:
-            with _use_tracking_uri(self.tracking_uri):
+            with _use_tracking_uri(self.tracking_uri), contextlib.redirect_stderr(printed):
                 info = Model.log(
                     artifact_path=None, name="model", flavor=mlflow.pyfunc, run_id=run_id,
-                    registered_model_name=registered_name, **model,
+                    model_id=logged.model_id, registered_model_name=registered_name, **model,
                 )  # fmt: skip
         finally:
             if environment is not None:
                 os.environ["MLFLOW_TRACKING_URI"] = environment
+            for line in printed.getvalue().splitlines():
+                logging.getLogger("mlflow").info(line)
         version = str(info.registered_model_version) if info.registered_model_version is not None else None
         return f"runs:/{run_id}/model", version
 
@@ -355,6 +369,14 @@ class Tracker:
             run_view_type=ViewType.DELETED_ONLY,
             max_results=50000,
         )
+
+    def job_outcomes(self, experiment_id: str, sweep_id: str) -> dict[str, tuple[str, str]]:
+        """Each of a sweep's job runs, by id: its name and how it ended
+        (`harness.tracking.store.job_outcome`: finished, failed, pruned, killed) or `running`."""
+        runs = sorted(self.sweep_job_runs(experiment_id, sweep_id), key=lambda run: run.info.end_time or 0)
+        return {
+            run.info.run_id: (run.info.run_name, job_outcome(run.info.status, run.data.tags)) for run in runs
+        }
 
     def _sweep_jobs(self, experiment_id: str, sweep_id: str, condition: str = "") -> list:
         return self.client.search_runs(

@@ -41,8 +41,30 @@ class Tags:
     ROLE_JOB = "job"
 
 
+# How a job run ended, for counting: a run the search's pruner stopped ends KILLED like one stopped by
+# Ctrl-C, but it is the search working as meant, not a loss, and is counted apart.
+ENDED, RUNNING = ("finished", "failed", "pruned", "killed"), "running"
+
+
+def job_outcome(status: str, tags: dict[str, str]) -> str:
+    """`finished`, `failed`, `pruned`, `killed` or `running`, from a job run's status and tags."""
+    if status == KILLED and Tags.PRUNED_AT_STEP in tags:
+        return "pruned"
+    return {FINISHED: "finished", FAILED: "failed", KILLED: "killed"}.get(status, RUNNING)
+
+
+def outcome_counts(outcomes) -> str:
+    """`6 finished, 2 pruned`: each way a job ended that happened, in ENDED's order."""
+    return ", ".join(f"{outcomes[name]} {name}" for name in ENDED if outcomes.get(name)) or "no job ended"
+
+
 MODEL_TRAINING = "custom_model_development"  # the UI's value of EXPERIMENT_KIND for model training
 UI_ADDRESS = "http://127.0.0.1:5000"  # where `mlflow ui` serves by default
+# With its default 4 workers, `mlflow ui` prints "Uvicorn running" ~10 s (35 s on a busy machine) before
+# any worker has loaded MLflow's app, and refuses connections meanwhile; with one worker the line comes
+# once the app answers (measured: the same total wait). The tour (harness.browser_tour) checks it.
+UI_COMMAND = "mlflow ui --workers 1"
+UI_READY = "Uvicorn running"
 
 
 def reused_in_filter(sweep_id: str) -> str:
@@ -75,6 +97,14 @@ def runs_table_url(base: str, experiment_id: str) -> str:
     return f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs?workflowType=machine_learning"
 
 
+def run_page_url(tracking_uri: str, experiment_id: str, run_id: str) -> str:
+    """A run's page in the model-training view of the UI that shows this store (the view parameter is
+    honoured by the page the link opens, not by the pages clicked from it: see the README)."""
+    server = tracking_uri.startswith(("http://", "https://"))
+    base = scrub_text(tracking_uri).rstrip("/") if server else UI_ADDRESS
+    return f"{base}/#/experiments/{experiment_id}/runs/{run_id}?workflowType=machine_learning"
+
+
 def where_to_look(
     tracking_uri: str, cwd: str | os.PathLike | None = None, experiment_id: str | None = None
 ) -> str:
@@ -86,8 +116,9 @@ def where_to_look(
     if server:
         return f"open {page}"
     if tracking_uri == default_tracking_uri(cwd):
-        return f"run `mlflow ui` here, then open {page}"
-    return f"run `mlflow ui --backend-store-uri {shlex.quote(scrub_text(tracking_uri))}`, then open {page}"
+        return f"run `{UI_COMMAND}` here and, once it prints {UI_READY!r}, open {page}"
+    store = shlex.quote(scrub_text(tracking_uri))
+    return f"run `{UI_COMMAND} --backend-store-uri {store}` and, once it prints {UI_READY!r}, open {page}"
 
 
 def sqlite_path(tracking_uri: str) -> Path | None:

@@ -57,7 +57,7 @@ def test_commands_started_together_in_one_folder_each_get_exactly_their_own_jobs
         sweep_id = parent.data.tags[Tags.SWEEP_ID]
         assert {run.data.tags[Tags.SWEEP_ID] for run in children} == {sweep_id}
         assert {run.info.status for run in children} == {"FINISHED"} and parent.info.status == "FINISHED"
-        assert f"sweep {sweep_id} done: 2 FINISHED" in outputs[seeds]
+        assert f"sweep {sweep_id} done: 2 finished" in outputs[seeds]
         (folder,) = (store_dir / "multirun").glob(f"*/{sweep_id}")  # the command's own folder
         assert sorted(path.name for path in folder.iterdir() if path.is_dir()) == ["0", "1"]
     assert sorted(by_seeds) == sorted(COMMANDS)

@@ -65,7 +65,7 @@ def test_an_exception_in_one_job_loses_no_other_jobs_run(store_dir, stored):
     assert "MemoryError" in raised.data.tags[Tags.FAILURE_REASON]
     assert [m.step for m in store.loss_history(finished)] == [9, 19, 29]
     assert parent.info.status == "FAILED"
-    assert re.search(r"sweep \S+ ended FAILED: 1 FAILED, 1 FINISHED", output)
+    assert re.search(r"sweep \S+ ended FAILED: 1 finished, 1 failed", output)
     assert re.search(r"report: \S+report\.html", output)  # the finished job's result is reported
 
 
@@ -127,7 +127,7 @@ def test_a_killed_worker_fails_its_run_and_the_sweep_keeping_every_run(start_har
         assert logged and logged == store.logged_steps(int(run.data.tags[Tags.FAILURE_STEP]))
     (parent,) = store.parents()
     assert parent.info.status == "FAILED"
-    assert re.search(r"sweep \S+ ended FAILED: 2 FAILED, 1 FINISHED", output)
+    assert re.search(r"sweep \S+ ended FAILED: 1 finished, 2 failed", output)
 
 
 def _statuses_with_loss(store) -> list[str]:
@@ -160,12 +160,12 @@ def test_resume_skips_finished_jobs_and_the_resumed_sweep_counts_them_as_its_own
             f"skip {run.info.run_name}: an identical config with the same code already FINISHED"
             in again.output
         )
-    assert re.search(r"sweep \S+ done: 3 FINISHED", again.output)
+    assert re.search(r"sweep \S+ done: 3 finished", again.output)
     assert re.search(r"report: \S+report\.html", again.output)
 
     # Every job already done: no new run, no crash, and the report (end of sweep and default) has them all.
     third = run_harness(store_dir, "-m", "lr=1e-3,1e-2,1e-1", "steps=20", "resume=true")
-    assert re.search(r"sweep \S+ done: 3 FINISHED", third.output)
+    assert re.search(r"sweep \S+ done: 3 finished", third.output)
     assert "no report" not in third.output
     report = subprocess.run(
         [sys.executable, "-m", "harness.report", "--out", str(store_dir / "reports")],

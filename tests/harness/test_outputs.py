@@ -49,15 +49,16 @@ class FakeTerminal(io.StringIO):
         return True
 
 
-def test_progress_bar_draws_on_a_terminal_only():
-    terminal, pipe = FakeTerminal(), io.StringIO()
-    for stream in (terminal, pipe):
-        bar = StepProgress("lr=0.1", 200, stream)
+def test_progress_bar_draws_on_a_terminal_only_and_not_in_a_sweeps_job():
+    terminal, pipe, in_sweep = FakeTerminal(), io.StringIO(), FakeTerminal()
+    for stream, enabled in ((terminal, True), (pipe, True), (in_sweep, False)):
+        bar = StepProgress("lr=0.1", 200, stream, enabled=enabled)
         bar.update(99, np.ones(100))
         bar.close()
-    assert "lr=0.1 [###############...............] 100/200 loss 1" in terminal.getvalue()
-    assert terminal.getvalue().endswith("\n")
-    assert pipe.getvalue() == ""
+    last = terminal.getvalue().split("\r")[-1]
+    assert last.startswith("lr=0.1 ") and "100/200, loss 1" in last
+    assert terminal.getvalue().endswith("\n") and terminal.getvalue().count("\n") == 1
+    assert pipe.getvalue() == "" and in_sweep.getvalue() == ""
 
 
 def test_figures_drawn_one_after_another_in_one_process_show_only_their_own_data(tmp_path):
@@ -77,3 +78,28 @@ def test_figures_drawn_one_after_another_in_one_process_show_only_their_own_data
 def test_a_diverging_curve_is_drawn_clipped(tmp_path):
     plot_loss(np.array([9.2e5, 5.1e53, 2.9e292]), tmp_path / "loss.png")
     assert (tmp_path / "loss.png").read_bytes().startswith(PNG)
+
+
+@pytest.mark.slow
+def test_what_a_search_leaves_in_its_directory_is_ignored_by_git(tmp_path, run_harness):
+    """A new user's clone stays clean: every file a sweep or a search writes beside the command (the
+    MLflow store, the study's store and their locks, multirun/, reports/) matches the repo's .gitignore."""
+    import shutil
+    import subprocess
+
+    from harness.runner.config import REPO_ROOT
+
+    run_harness(
+        tmp_path, "-m", "hydra/sweeper=optuna", "lr=interval(1e-3,1e-2)", "hydra.sweeper.n_trials=2",
+        "hydra.sweeper.n_jobs=1", "steps=20", uri=None,
+    )  # fmt: skip
+    assert (tmp_path / "optuna.db").exists() and (tmp_path / "mlflow.db").exists()
+    shutil.copy(REPO_ROOT / ".gitignore", tmp_path / ".gitignore")
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert status.stdout.splitlines() == ["?? .gitignore"]

@@ -4,6 +4,7 @@ trial, seeds averaged per trial, resume, and bad input refused before anything i
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -320,3 +321,24 @@ def test_trials_a_gone_search_left_running_are_failed_and_retried_to_reach_n_tri
     assert "already holds 3 trials of hydra.sweeper.n_trials=3" in nothing.output
     assert len(nothing.store.parents()) == parents  # no empty sweep run
     assert len(study_of(store_dir).trials) == len(trials)
+
+
+@pytest.mark.slow
+def test_a_search_prints_no_library_noise_and_counts_pruned_trials_apart(tmp_path, empty_store, run_harness):
+    shutil.copy(empty_store, tmp_path / "mlflow.db")
+    arguments = [argument for argument in PRUNING if argument != "report=false"]  # the report draws too
+    searched = run_harness(tmp_path, *arguments, "hydra.sweeper.n_jobs=2")
+    output = searched.output
+    for noise in ("\x1b[", "UserWarning", "categorical units", "INFO mlflow", "] A new study created"):
+        assert noise not in output, noise
+    assert output.count("Launching 2 jobs locally") == 1  # once, not once per batch of trials
+    states = [trial.state for trial in study_of(tmp_path).trials]
+    counts = {
+        "finished": states.count(TrialState.COMPLETE),
+        "failed": states.count(TrialState.FAIL),
+        "pruned": states.count(TrialState.PRUNED),
+    }
+    assert counts["pruned"] >= 1
+    expected = ", ".join(f"{n} {name}" for name, n in counts.items() if n)
+    assert f"sweep 4/4 jobs done ({expected})" in output
+    assert re.search(rf"sweep \S+ done: {re.escape(expected)}$", output, flags=re.MULTILINE)

@@ -10,7 +10,10 @@ import shutil
 import numpy as np
 import pytest
 import yaml
+from hydra import initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
 
+from harness.runner.config import CONF_DIR, SWEEPS_DIR
 from harness.tracking import Tags
 
 STEPS = 60
@@ -111,7 +114,7 @@ def test_the_output_has_a_line_per_job_start_and_end_and_says_where_runs_are(gri
             rf"end {re.escape(name)}: FINISHED final_loss=\S+ eval_mse=\S+ in \S+ s, run {run.info.run_id}",
             output,
         )
-    assert re.search(r"sweep \S+ done: 4 FINISHED", output)
+    assert re.search(r"sweep \S+ done: 4 finished", output)
     assert "stored in experiment 'autograd-mlp'" in output
 
 
@@ -130,7 +133,7 @@ def test_a_single_run_of_the_defaults_reproduces_the_seed_post(run_harness, stor
     assert json.loads(run.data.tags[Tags.SWEPT_KEYS]) == []
     assert len(single.store.loss_history(run)) == 300  # one point per 10 steps (log_every_n_steps)
     assert run.data.metrics["final_loss"] < 0.1 and run.data.metrics["eval_mse"] < 0.1
-    assert "run `mlflow ui` here" in single.output  # the store is ./mlflow.db where it ran
+    assert "run `mlflow ui --workers 1` here" in single.output  # the store is ./mlflow.db where it ran
 
 
 def test_without_a_tracking_uri_the_store_is_mlflow_db_where_the_command_ran(run_harness, stored, store_dir):
@@ -140,10 +143,20 @@ def test_without_a_tracking_uri_the_store_is_mlflow_db_where_the_command_ran(run
     assert len(store.parents()) == 1 and len(store.children()) == 1
 
 
-def test_help_lists_the_groups_and_the_named_sweeps(run_harness, tmp_path):
+def test_help_lists_every_option_of_every_group_and_every_named_sweep(run_harness, tmp_path):
     helped = run_harness(tmp_path, "--help", uri=None)
-    assert "optimizer: adam, adamw, seed_adamw, sgd" in helped.result.stdout
-    assert "python -m harness.run -m sweeps=lr_width|betas|weight_decay|optimizers" in helped.result.stdout
+    shown = helped.result.stdout
+    assert "optimizer: adam, adamw, seed_adamw, sgd" in shown
+    groups = ("hydra/launcher", "hydra/sweeper", "hydra/sweeper/sampler", "hydra/sweeper/pruner")
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):  # Hydra finds the truth
+        loader = GlobalHydra.instance().config_loader()
+        found = {group: sorted(loader.get_group_options(group)) for group in groups}
+    for group, options in found.items():
+        assert f"{group}={'|'.join(options)}" in shown, group
+    sweeps = sorted(path.stem for path in SWEEPS_DIR.glob("*.yaml"))
+    assert f"sweeps={'|'.join(sweeps)}" in shown
+    for option in ("vectorized", "joblib", "optuna", "search_adamw", "betas"):  # the ones a user looks for
+        assert re.search(rf"[=|]{option}\b", shown), option
     assert not (tmp_path / "mlflow.db").exists()
 
 
@@ -178,13 +191,26 @@ def test_the_experiment_is_tagged_as_model_training_and_the_output_links_its_run
         f"http://127.0.0.1:5000/#/experiments/{experiment.experiment_id}/runs?workflowType=machine_learning"
     )
     assert last_line.endswith(link)
+    (parent,) = grid.store.parents()
+    parent_link = (
+        f"http://127.0.0.1:5000/#/experiments/{experiment.experiment_id}/runs/{parent.info.run_id}"
+        "?workflowType=machine_learning"
+    )
+    assert (
+        grid.result.stdout.strip()
+        .splitlines()[-2]
+        .endswith(f"the sweep's own run (its verdict, report and model): {parent_link}")
+    )
 
 
-def test_the_sweep_shows_its_progress_in_jobs_done_failed_elapsed_and_time_left(grid):
-    lines = re.findall(r"sweep (\d+)/4 jobs done, (\d+) failed, (\d\d:\d\d) elapsed, (.+)", grid.output)
+def test_without_a_terminal_the_sweep_shows_one_plain_line_per_finished_job(grid):
+    line = r"^sweep (\d+)/4 jobs done \(([^)]*)\), (\d\d:\d\d) elapsed, ~\S+ left: (.+) (\w+)$"
+    lines = re.findall(line, grid.output, flags=re.MULTILINE)
 
-    assert lines and lines[-1][:2] == ("4", "0")  # the last count: every job done
-    assert all(int(done) <= 4 for done, *_ in lines)
+    assert [int(done) for done, *_ in lines] == [1, 2, 3, 4]  # one line per job, none repeated
+    assert lines[-1][1] == "4 finished"
+    assert sorted(name for *_, name, _ in lines) == sorted(grid.store.by_name())
+    assert "\r" not in grid.output and "Launching" not in grid.output.split("Launching", 1)[1]  # said once
 
 
 def test_the_best_run_is_a_registered_model_that_predicts_as_the_engine_did(grid, tmp_path, monkeypatch):
@@ -208,6 +234,27 @@ def test_the_best_run_is_a_registered_model_that_predicts_as_the_engine_did(grid
     assert np.allclose(model.predict(fit["x"].reshape(-1, 1)), fit["y_pred"], rtol=0, atol=1e-12)
     assert model.metadata.signature.inputs.to_dict()[0]["tensor-spec"]["shape"] in ([-1, 1], (-1, 1))
     assert model.metadata.saved_input_example_info is not None
+
+
+def test_the_winners_logged_model_belongs_to_its_runs_experiment_and_its_version_links_to_it(grid):
+    client = grid.store.client
+    experiment = client.get_experiment_by_name("autograd-mlp")
+    (parent,) = grid.store.parents()
+    best = min(grid.store.children(parent), key=lambda run: run.data.metrics["eval_mse"])
+    # what the experiment's Models page lists: the logged models of the experiment
+    (model,) = client.search_logged_models(experiment_ids=[experiment.experiment_id])
+    assert model.experiment_id == experiment.experiment_id and model.source_run_id == best.info.run_id
+    assert client.search_logged_models(experiment_ids=["0"]) == []  # nothing filed under "Default"
+    # what the run's "Logged models" and the runs table's Models column show: the run's model outputs
+    outputs = client.get_run(best.info.run_id).outputs.model_outputs
+    assert [output.model_id for output in outputs] == [model.model_id]
+    (version,) = client.search_model_versions(f"run_id = '{best.info.run_id}'")
+    assert version.source == f"models:/{model.model_id}"  # the registry page links the version to it
+
+
+def test_publishing_the_winner_prints_no_third_party_warning_or_log_line(grid):
+    for noise in ("UserWarning", "Add type hints", "INFO mlflow", "Validating input example", "\x1b["):
+        assert noise not in grid.output, noise
 
 
 def test_register_false_leaves_the_model_registry_empty(run_harness, store_dir):

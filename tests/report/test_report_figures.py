@@ -8,7 +8,7 @@ import matplotlib.image as mpimg
 import numpy as np
 import pandas as pd
 
-from harness.report.figures import heatmap_figure, loss_curves_figure, sensitivity_figure
+from harness.report.figures import fit_figure, heatmap_figure, loss_curves_figure, sensitivity_figure
 
 
 def draws(figure) -> bool:
@@ -51,3 +51,24 @@ def test_huge_and_missing_means_still_draw_sensitivity_and_heatmap():
     assert draws(sensitivity_figure(summary, ["lr", "width"]))
     assert draws(heatmap_figure(summary, ["lr", "width"]))
     assert heatmap_figure(summary, ["lr"]) is None
+
+
+def test_each_fit_panel_keeps_the_targets_range_and_marks_where_a_bad_fit_leaves_it():
+    x = np.linspace(-1, 1, 200)
+    target = 2.777 * x**2 + 0.123 - 1.5 * x**3 + np.sin(4 * x)
+    good = {"x": x, "y_target": target, "y_pred": target + 0.05}
+    wild = {"x": x, "y_target": target, "y_pred": 2.37e5 * x}  # a search's worst run: eval_mse ~1e10
+    figure = fit_figure({"best": ("lr=0.001", good), "worst": ("lr=0.1", wild)})
+
+    best, worst = figure.axes
+    span = target.max() - target.min()
+    for ax in (best, worst):  # the target fills most of each panel: a fit to it is readable
+        low, high = ax.get_ylim()
+        assert low <= target.min() and high >= target.max() and high - low <= 1.5 * span
+    assert len(best.get_legend().get_texts()) == 2  # target and MLP: nothing leaves the range
+    legend = [text.get_text() for text in worst.get_legend().get_texts()]
+    assert (
+        "MLP above the range (up to 2.37e+05)" in legend
+        and "MLP below the range (down to -2.37e+05)" in legend
+    )
+    assert draws(figure)

@@ -179,3 +179,22 @@ def test_command_on_an_empty_directory_says_to_run_the_runner_first(tmp_path, mo
 
     assert main([]) != 0
     assert "run `python -m harness.run` first" in capsys.readouterr().err
+
+
+def test_the_command_lists_below_the_verdict_the_runs_it_says_did_not_finish(store, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "harness.report", "--sweep", store.diverged, "--out", str(tmp_path)],
+        cwd=tmp_path, env=store.env(), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    runs = load_runs(sweep=store.diverged, tracking_uri=store.uri)
+    unfinished = runs[runs["status"] != "FINISHED"]
+    assert len(unfinished) == 4 and "listed below" in result.stdout
+    below = result.stdout.split("listed below", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert below[1] == "Runs that did not finish:"
+    rows = below[3:]  # past the heading and the table's header
+    assert len(rows) == len(unfinished)
+    for run in unfinished.itertuples():  # each one by its setting and seed, with its reason
+        named = [f"lr={run.lr:g}", str(run.seed), run.status]
+        listed = [row for row in rows if row.split()[:3] == named and run.failure_reason[:60] in row]
+        assert len(listed) == 1, run.run_id
