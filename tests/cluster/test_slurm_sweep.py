@@ -143,9 +143,14 @@ def test_a_missing_or_wrong_password_is_one_line_and_nothing_runs(
         tmp_path, "harness.run", "-m", "seed=0,1", "hydra/launcher=local_slurm", env=env, drop=drop
     )
     assert sweep.result.returncode == 2
-    assert sweep.result.stderr.strip().splitlines() == [
-        f"error: not authenticated: set MLFLOW_TRACKING_USERNAME/PASSWORD ({team_server.url} answered 401)"
-    ]
+    # a wrong password: the server refused it (both variables are set; saying to set them is wrong)
+    said = (
+        f"set MLFLOW_TRACKING_USERNAME/PASSWORD ({team_server.url} answered 401)"
+        if password is None
+        else f"the server {team_server.url} refused admin's credentials (401): the password changed? "
+        "set MLFLOW_TRACKING_PASSWORD and rerun with resume=true"
+    )
+    assert sweep.result.stderr.strip().splitlines() == [f"error: not authenticated: {said}"]
     assert not (tmp_path / "multirun").exists()
     assert slurm_cluster.client("sacct", "-n", "-X", "-a", "-o", "JobID").stdout.split() == jobs_before
     assert len(all_runs(client)) == runs_before

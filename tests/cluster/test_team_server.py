@@ -153,7 +153,9 @@ def test_artifacts_and_logs_are_readable_only_by_the_servers_user(team_server, m
     _, run_id = log_a_run(team_server, monkeypatch, "private-artifacts")
     (tmp_path / "report.html").write_text("alice's results")
     MlflowClient(tracking_uri=team_server.url).log_artifact(run_id, str(tmp_path / "report.html"), "report")
-    (stored,) = (team_server.directory / "artifacts").rglob("report.html")
+    # (other tests log reports into the same session server: this run's own)
+    reports = (team_server.directory / "artifacts").rglob("report.html")
+    (stored,) = (path for path in reports if run_id in path.parts)
 
     for path in (stored, team_server.directory / "mlflow-server.log", team_server.directory / "server.json"):
         denied = as_nobody("cat", str(path))
