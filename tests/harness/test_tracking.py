@@ -217,4 +217,4 @@ def test_the_mlflow_ui_hint_is_one_shell_word_for_a_store_path_with_spaces(tmp_p
     uri = f"sqlite:///{tmp_path / 'my runs' / 'mlflow.db'}"
     hint = where_to_look(uri, cwd=tmp_path)
     command = hint.split("`")[1]
-    assert shlex.split(command) == ["mlflow", "ui", "--backend-store-uri", uri]
+    assert shlex.split(command) == ["mlflow", "ui", "--workers", "1", "--backend-store-uri", uri]
