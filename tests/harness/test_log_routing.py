@@ -15,6 +15,9 @@ def logging_put_back():
     """The routing changes this process's loggers: put them back for the tests after this one."""
     loggers = [logging.getLogger(name) for name in LIBRARY_LOGGERS]
     saved = [(logger.handlers[:], logger.propagate, logger.level) for logger in loggers]
+    # An earlier test in this process may have routed warnings inside its own warnings context, which
+    # pytest undid when it ended: logging would still think it captures them and not hook them again.
+    logging.captureWarnings(False)
     yield
     logging.captureWarnings(False)
     for logger, (handlers, propagate, level) in zip(loggers, saved, strict=True):
