@@ -70,7 +70,7 @@ def test_a_restart_mid_sweep_loses_no_run_and_no_value(restarted, team_server, t
         sweep.kill()
     counted = assert_every_value_kept(client, sweep_id, [0, 1, 2], STEPS, tmp_path / "read")
     assert counted == 3 * STEPS // 10  # 3 runs x 3000 window means, each once
-    assert f"sweep {sweep_id} done: 3 FINISHED" in output
+    assert f"sweep {sweep_id} done: 3 finished" in output
 
 
 @SLURM
@@ -108,4 +108,4 @@ def test_two_users_sweeping_at_once_into_one_server_each_get_all_their_runs(
         sweep_id = sweep_id_of(tmp_path / name)
         counted = assert_every_value_kept(client, sweep_id, seeds[name], 500, tmp_path / "read")
         assert counted == 2 * 50  # 2 runs x 50 window means, each once
-        assert f"sweep {sweep_id} done: 2 FINISHED" in outputs[name]
+        assert f"sweep {sweep_id} done: 2 finished" in outputs[name]

@@ -68,14 +68,14 @@ def test_a_time_limit_and_scancel_end_the_run_killed_with_its_curve_and_the_swee
     assert_killed_with_curve(client, job, CANCELLED, tmp_path / "read")
     (parent,) = sweep_runs(client, sweep_id, Tags.ROLE_SWEEP)
     assert parent.info.status == "FINISHED"
-    assert f"sweep {sweep_id} done: 1 KILLED" in cancelled_output
+    assert f"sweep {sweep_id} done: 1 killed" in cancelled_output
     accounting = slurm_cluster.client("sacct", "-n", "-X", "-P", "-o", "State", "-j", job_id)
     assert accounting.stdout.split()[0].startswith("CANCELLED"), accounting
 
     sweep_id = sweep_id_of(at_limit)
     (job,) = sweep_runs(client, sweep_id)
     assert_killed_with_curve(client, job, TIME_LIMIT, tmp_path / "read")
-    assert f"sweep {sweep_id} done: 1 KILLED" in at_limit_output
+    assert f"sweep {sweep_id} done: 1 killed" in at_limit_output
     (job_id,) = slurm_job_ids(at_limit)
     accounting = slurm_cluster.client("sacct", "-n", "-X", "-P", "-o", "State", "-j", job_id)
     assert accounting.stdout.split()[0] == "TIMEOUT", accounting
@@ -86,6 +86,6 @@ def test_a_time_limit_and_scancel_end_the_run_killed_with_its_curve_and_the_swee
     assert_killed_with_curve(client, runs[str(LONG)], TIME_LIMIT, tmp_path / "read")
     (parent,) = sweep_runs(client, sweep_id, Tags.ROLE_SWEEP)
     assert parent.info.status == "FINISHED"
-    assert f"sweep {sweep_id} done: 1 FINISHED, 1 KILLED" in limited_output
+    assert f"sweep {sweep_id} done: 1 finished, 1 killed" in limited_output
     (report,) = re.findall(r"report: (\S+report\.html)", limited_output)
     assert (limited / report).stat().st_size > 0
