@@ -58,6 +58,11 @@ def missing_for(packages: tuple[str, ...]) -> str | None:
     return None
 
 
+def system_packages(item) -> set[str]:
+    """The Debian packages a test's `system` marks name (empty for a test of another tier)."""
+    return {package for mark in item.iter_markers("system") for package in mark.args}
+
+
 # Folders whose conftest builds one session fixture that several modules share (the report's store).
 SHARED_FIXTURE_FOLDERS = {"report"}
 
@@ -66,8 +71,7 @@ def xdist_group(item) -> str:
     """The worker group of a test under pytest-xdist's loadgroup: a module's tests stay together (its
     module fixtures are built once), as do a folder's that share a session fixture, and every system
     test of a service shares one worker, which starts each (team server, SLURM cluster) once."""
-    packages = {package for mark in item.iter_markers("system") for package in mark.args}
-    if packages - ROOTLESS:
+    if system_packages(item) - ROOTLESS:
         return "system"
     folder = item.path.parent.name
     return folder if folder in SHARED_FIXTURE_FOLDERS else item.path.stem
@@ -81,10 +85,9 @@ def pytest_itemcollected(item):
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
-    packages = tuple(package for mark in item.iter_markers("system") for package in mark.args)
     if item.get_closest_marker("system") is None:
         return
-    reason = missing_for(packages)
+    reason = missing_for(tuple(sorted(system_packages(item))))
     if reason is None:
         return
     if under_ci():
