@@ -11,11 +11,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from harness.process_identity import is_gone, process_tag
+from harness.process_identity import is_gone
 from harness.runner.refused import take_note
 from harness.tracking import FAILED, Tags, Tracker
-
-__all__ = ["close_stale_runs", "is_gone", "process_tag"]
 
 log = logging.getLogger("harness")
 
