@@ -17,9 +17,9 @@ import time
 
 from hydra import compose, initialize_config_dir
 
-from harness.runner.batch_training import runs_per_slice, train_batch
-from harness.runner.config import CONF_DIR, task_config
-from harness.runner.training import train
+from harness.checks.schema import CONF_DIR, task_config
+from harness.training.batches import runs_per_slice, train_batch
+from harness.training.loop import train
 
 LRS = ("3e-4", "1e-3", "3e-3", "1e-2")
 WEIGHT_DECAYS = ("0", "1e-3")

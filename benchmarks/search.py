@@ -36,11 +36,11 @@ from hydra import compose, initialize_config_dir  # noqa: E402
 from hydra.utils import instantiate  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
-from harness.runner.config import CONF_DIR, task_config  # noqa: E402
-from harness.runner.training import train  # noqa: E402
-from harness.runner.trial import TrialReporter  # noqa: E402
+from harness.checks.schema import CONF_DIR, task_config  # noqa: E402
 from harness.search.samplers import OrderedGridSampler  # noqa: E402
 from harness.search.space import parse_space  # noqa: E402
+from harness.search.trial import TrialReporter  # noqa: E402
+from harness.training.loop import train  # noqa: E402
 from hydra_plugins.harness_optuna_sweeper.config import (  # noqa: E402
     MedianPrunerConf,
     RandomSamplerConf,

@@ -8,7 +8,7 @@ The grid is `-m lr=3e-4,1e-3,3e-3,1e-2 weight_decay=0,1e-4,1e-3,1e-2 width=16,32
 seed=0,1,2,3 report=false` (issue 9). Each sweep runs `python -m harness.run` in a fresh temporary
 directory with its own sqlite store (Hydra, training, MLflow, plots: everything but the report), then
 `python -m harness.report` on it. The baseline, measured in the same run, is the same configs trained
-one after another by `harness.runner.training.train` in one fresh process: the engine's loop with its
+one after another by `harness.training.loop.train` in one fresh process: the engine's loop with its
 inputs, no Hydra, no MLflow, nothing written.
 
 Printed per launcher (medians of --repeats): wall time of the sweep, the training time the runs
@@ -58,8 +58,8 @@ LAUNCHERS = {
 BASELINE = """
 import itertools, json, sys, time
 from hydra import compose, initialize_config_dir
-from harness.runner.config import CONF_DIR, task_config
-from harness.runner.training import train
+from harness.checks.schema import CONF_DIR, task_config
+from harness.training.loop import train
 grid, steps = json.loads(sys.argv[1]), int(sys.argv[2])
 with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
     tasks = [

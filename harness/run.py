@@ -4,7 +4,7 @@
     python -m harness.run -m lr=1e-3,1e-2 width=32,64      # a sweep: a parent run, one child per job
     python -m harness.run -m sweeps=lr_width               # a named sweep from sweeps/
 
-The whole command line is checked before Hydra starts (harness.runner.preflight): bad input is one line
+The whole command line is checked before Hydra starts (harness.checks.preflight): bad input is one line
 on stderr and exit code 2, with nothing written.
 """
 
@@ -21,12 +21,12 @@ for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import hydra  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
-from harness.runner.config import CONF_DIR  # noqa: E402
-from harness.runner.preflight import plan_command_line  # noqa: E402
-from harness.runner.refused import SweepRefused  # noqa: E402
-from harness.runner.signals import Terminated, no_interruptions, raise_on_sigterm, stop_children  # noqa: E402
-from harness.runner.stale import close_stale_runs  # noqa: E402
-from harness.runner.validation import ConfigError, NothingToDo  # noqa: E402
+from harness.checks.preflight import plan_command_line  # noqa: E402
+from harness.checks.schema import CONF_DIR  # noqa: E402
+from harness.checks.validation import ConfigError, NothingToDo  # noqa: E402
+from harness.job.refused import SweepRefused  # noqa: E402
+from harness.job.signals import Terminated, no_interruptions, raise_on_sigterm, stop_children  # noqa: E402
+from harness.sweep.stale import close_stale_runs  # noqa: E402
 from harness.sweep_context import start_sweep  # noqa: E402
 from harness.tracking import (  # noqa: E402
     FAILED,
@@ -51,13 +51,13 @@ EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process SIGTERM end
 @vectorizable  # under hydra/launcher=vectorized, jobs that can share a batch train together
 @on_worker_start(raise_on_sigterm)  # ... in worker processes that stop with their runs, and their launcher
 def hydra_entry(cfg: DictConfig) -> str:
-    from harness.runner.job import run_job
+    from harness.job.job import run_job
 
     return run_job(cfg)  # the run's id: the Optuna sweeper reads the trial's outcome from that run
 
 
 def main(argv: list[str] | None = None) -> None:
-    from harness.runner.callbacks import abandon_active_sweep, end_active_sweep
+    from harness.sweep.callbacks import abandon_active_sweep, end_active_sweep
 
     argv = sys.argv[1:] if argv is None else list(argv)
     start_sweep()

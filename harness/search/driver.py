@@ -3,7 +3,7 @@ Hydra's plugin scan stays cheap): ask the study for `n_jobs` trials, launch them
 launcher (basic, joblib, submitit, ...), tell the study how each ended, until the study holds `n_trials`.
 
 Each trial is `seeds_per_trial` jobs (seed, seed+1, ...); its value is the mean of their objective, so a
-lucky seed is never the answer. A harness job returns its MLflow run's id (`harness.runner.job.run_job`),
+lucky seed is never the answer. A harness job returns its MLflow run's id (`harness.job.job.run_job`),
 and the trial's outcome is read from that run: FINISHED with the objective among its metrics, FAILED
 (diverged), or KILLED with `pruned_at_step`; a plain number is taken as the value too, as Hydra's own
 Optuna sweeper does. A diverged job makes its trial FAIL, a pruned one PRUNED; a job that raised counts

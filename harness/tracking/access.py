@@ -17,7 +17,7 @@ from harness.tracking.gateway import open_store
 
 DEFAULT_STORE_TIMEOUT = 10.0  # seconds to reach the store before anything runs
 # Each HTTP call of a running sweep: a server that is gone is retried ~10 s, not ~4 minutes (MLflow's
-# defaults); a job then keeps its data in memory and tries again (harness.runner.job, `store_patience`).
+# defaults); a job then keeps its data in memory and tries again (harness.job.job, `store_patience`).
 SWEEP_HTTP_SETTINGS = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",

@@ -397,7 +397,7 @@ class LossStream:
     fewer per run), at most every FLUSH_SECONDS; `finish` sends the rest with the final metrics and tags.
 
     With `every=k` each point sent is the mean of a window of k steps, logged at the window's last
-    step (the full per-step curve goes to the run as an artifact, see `harness.runner.artifacts`);
+    step (the full per-step curve goes to the run as an artifact, see `harness.job.artifacts`);
     `finish` also sends the last, shorter window. Streams training side by side in one process (a
     vectorized launcher's batch) share the flush rate: each flushes every FLUSH_SECONDS x their number.
     """

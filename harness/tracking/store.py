@@ -27,7 +27,7 @@ class Tags:
     GIT_DIFF_HASH = "git_diff_hash"  # sha256 (16 hex) of those changes, "" when clean
     CODE_VERSION = "code_version"  # commit, or commit+diff hash: what resume=true compares
     REUSED_IN = "reused_in"  # `reused_in.<sweep_id>`: a FINISHED run a resumed sweep counts as its own
-    PROCESS = "process"  # host:pid:start time of the process that owns the run (harness.runner.stale)
+    PROCESS = "process"  # host:pid:start time of the process that owns the run (harness.sweep.stale)
     FAILURE_STEP = "failure_step"
     FAILURE_REASON = "failure_reason"
     PARENT_RUN_ID = "mlflow.parentRunId"

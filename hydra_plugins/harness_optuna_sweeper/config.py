@@ -87,7 +87,7 @@ class OptunaSweeperConf:
     defaults: list[Any] = field(default_factory=lambda: [{"sampler": "tpe"}, {"pruner": "median"}])
     sampler: Any = MISSING  # from the defaults list (MISSING: not overriding what it picks)
     pruner: Any = MISSING
-    objective: str = "eval_mse"  # a metric every finished job returns (harness.runner.job.run_job)
+    objective: str = "eval_mse"  # a metric every finished job returns (harness.job.job.run_job)
     direction: str = "minimize"  # or maximize
     n_trials: int = 20  # trials the study should hold when done: a rerun continues up to it
     n_jobs: int = 2  # trials in flight at once, through the configured launcher

@@ -22,7 +22,7 @@ from tests.cluster.sweeps import (
 pytestmark = [TEAM_SERVER]
 
 STEPS = 30000  # long enough for the first job to be mid-curve when the restart comes
-OUTAGE_FELT = r"store not answering|trying again for up to"  # harness.runner.job, harness.tracking
+OUTAGE_FELT = r"store not answering|trying again for up to"  # harness.job.job, harness.tracking
 FINAL_METRICS = {"train_seconds", "eval_mse", "eval_max_abs_err", "final_loss"}
 
 

@@ -7,7 +7,7 @@ import re
 
 from mlflow.tracking import MlflowClient
 
-from harness.runner.slurm_stops import CANCELLED, TIME_LIMIT
+from harness.job.slurm_stops import CANCELLED, TIME_LIMIT
 from harness.tracking import Tags
 from tests.cluster.needs import SLURM, TEAM_SERVER
 from tests.cluster.sweeps import count_kept_values, finish, start_sweep, sweep_id_of, sweep_runs, wait_for

@@ -18,7 +18,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from mlflow.tracking import MlflowClient
 
-from harness.runner.config import CONF_DIR
+from harness.checks.schema import CONF_DIR
 from harness.tracking import DEFAULT_EXPERIMENT, Tags
 
 STEPS = 60  # steps per job in the end-to-end runs: enough for a curve, quick

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.runner import batch_training
-from harness.runner.batch_training import parameter_count, runs_per_slice, shared_key, train_many
-from harness.runner.config import task_config
-from harness.runner.training import StopTraining, train
+from harness.checks.schema import task_config
+from harness.training import batches as batch_training
+from harness.training.batches import parameter_count, runs_per_slice, shared_key, train_many
+from harness.training.loop import StopTraining, train
 
 STEPS = "steps=250"  # past two progress calls (every 100 steps)
 MIXED = [  # three batches: seed_adamw x4 (one diverges: b1 != b2), sgd x2 (one diverges), adamw batch 4 x2
@@ -27,7 +27,7 @@ MIXED = [  # three batches: seed_adamw x4 (one diverges: b1 != b2), sgd x2 (one 
 def tasks():
     from hydra import compose, initialize_config_dir
 
-    from harness.runner.config import CONF_DIR
+    from harness.checks.schema import CONF_DIR
 
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         return [task_config(compose("config", [*overrides, STEPS, "width=8"])) for overrides in MIXED]

@@ -11,11 +11,11 @@ from hydra.core.global_hydra import GlobalHydra
 from engine.graph import Parameter
 from engine.nn import INITS
 from engine.optim import OPTIMIZERS
-from harness.runner import sweep_plan
-from harness.runner.config import CONF_DIR, SWEEPS_DIR, config_hash, run_params, task_config
-from harness.runner.preflight import check_command_line
-from harness.runner.targets import TARGETS, seed_target
-from harness.runner.training import build_optimizer
+from harness.checks import sweep_plan
+from harness.checks.preflight import check_command_line
+from harness.checks.schema import CONF_DIR, SWEEPS_DIR, config_hash, run_params, task_config
+from harness.training.loop import build_optimizer
+from harness.training.targets import TARGETS, seed_target
 
 
 def params_of(cfg):

@@ -9,8 +9,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import open_dict
 
-from harness.runner.callbacks import MlflowSweepCallback
-from harness.runner.job import run_job
+from harness.job.job import run_job
+from harness.sweep.callbacks import MlflowSweepCallback
 from harness.tracking import FAILED, FINISHED, Tags
 
 

@@ -7,12 +7,12 @@ import io
 import numpy as np
 import pytest
 
+from harness.checks.schema import task_config
 from harness.curves import smooth
-from harness.runner.artifacts import write_artifacts
-from harness.runner.config import task_config
-from harness.runner.plots import plot_loss
-from harness.runner.progress import StepProgress
-from harness.runner.training import train
+from harness.job.artifacts import write_artifacts
+from harness.job.plots import plot_loss
+from harness.job.progress import StepProgress
+from harness.training.loop import train
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -63,7 +63,7 @@ def test_progress_bar_draws_on_a_terminal_only_and_not_in_a_sweeps_job():
 
 def test_figures_drawn_one_after_another_in_one_process_show_only_their_own_data(tmp_path):
     """The figure is set up once per process and redrawn: nothing of a job may stay in the next one's."""
-    from harness.runner import plots
+    from harness.job import plots
 
     plot_loss(np.linspace(5.0, 1.0, 300), tmp_path / "a.png", "first")
     plot_loss(np.array([-1.0, 2.0, 3.0]), tmp_path / "b.png", "second")
@@ -87,7 +87,7 @@ def test_what_a_search_leaves_in_its_directory_is_ignored_by_git(tmp_path, run_h
     import shutil
     import subprocess
 
-    from harness.runner.config import REPO_ROOT
+    from harness.checks.schema import REPO_ROOT
 
     run_harness(
         tmp_path, "-m", "hydra/sweeper=optuna", "lr=interval(1e-3,1e-2)", "hydra.sweeper.n_trials=2",

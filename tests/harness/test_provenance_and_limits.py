@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from harness.runner.preflight import plan_command_line
-from harness.runner.provenance import diff_hash, provenance_tags
-from harness.runner.validation import ConfigError
+from harness.checks.preflight import plan_command_line
+from harness.checks.validation import ConfigError
+from harness.job.provenance import diff_hash, provenance_tags
 from tests.harness.conftest import harness_env
 
 

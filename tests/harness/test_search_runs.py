@@ -15,9 +15,9 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from harness.runner.preflight import check_command_line
-from harness.runner.sweep_plan import display_value
-from harness.runner.validation import ConfigError
+from harness.checks.preflight import check_command_line
+from harness.checks.sweep_plan import display_value
+from harness.checks.validation import ConfigError
 from harness.tracking import FAILED, FINISHED, KILLED, Tags
 
 SEARCH = ["-m", "hydra/sweeper=optuna", "report=false"]

@@ -12,12 +12,12 @@ import sys
 
 import pytest
 
-from harness.runner.slurm_stops import CANCELLED, TIME_LIMIT
+from harness.job.slurm_stops import CANCELLED, TIME_LIMIT
 
 CASE = """
 import os, signal, time
-from harness.runner.signals import Terminated, raise_on_sigterm, stopped_by_slurm
-from harness.runner import slurm_stops
+from harness.job.signals import Terminated, raise_on_sigterm, stopped_by_slurm
+from harness.job import slurm_stops
 
 signal.signal(signal.SIGTERM, lambda *a: print("submitit's handler", flush=True))  # as submitit's job
 signal.signal(signal.SIGUSR2, lambda *a: print("submitit's handler", flush=True))

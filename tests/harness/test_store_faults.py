@@ -12,7 +12,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
 
-from harness.runner.callbacks import MlflowSweepCallback
+from harness.sweep.callbacks import MlflowSweepCallback
 from tests.harness.conftest import MlflowServer, free_port, harness_command, harness_env
 
 pytestmark = pytest.mark.slow

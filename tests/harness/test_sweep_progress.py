@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from harness.runner.sweep_progress import SweepProgress, progress_line
+from harness.sweep.progress import SweepProgress, progress_line
 
 
 class FakeTerminal(io.StringIO):

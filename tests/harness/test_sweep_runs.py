@@ -13,7 +13,7 @@ import yaml
 from hydra import initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
-from harness.runner.config import CONF_DIR, SWEEPS_DIR
+from harness.checks.schema import CONF_DIR, SWEEPS_DIR
 from harness.tracking import Tags
 
 STEPS = 60

@@ -195,7 +195,7 @@ def test_a_stop_signal_during_a_batch_waits_until_the_batch_is_stored(signum):
     def stop(signum, frame):
         raise Stop()
 
-    previous = signal.signal(signum, stop)  # as harness.runner.signals sets them in a job
+    previous = signal.signal(signum, stop)  # as harness.job.signals sets them in a job
     try:
         reached_end_of_block = False
         with pytest.raises(Stop):

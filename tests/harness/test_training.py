@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from engine.optim import SGD, Adam, SeedAdamW
-from harness.runner.config import task_config
-from harness.runner.training import EVAL_X, StopTraining, build_optimizer, train
+from harness.checks.schema import task_config
+from harness.training.loop import EVAL_X, StopTraining, build_optimizer, train
 
 
 @pytest.fixture

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.runner.preflight import check_command_line
-from harness.runner.validation import ConfigError
+from harness.checks.preflight import check_command_line
+from harness.checks.validation import ConfigError
 
 BAD_INPUT = [
     (["lr=-1"], "lr=-1 is not allowed: lr must be a number > 0"),

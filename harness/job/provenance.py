@@ -14,8 +14,8 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
+from harness.checks.schema import REPO_ROOT
 from harness.process_identity import process_tag
-from harness.runner.config import REPO_ROOT
 from harness.sweep_context import SweepContext
 from harness.tracking import Tags
 

@@ -21,11 +21,11 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from harness.checks import sweep_plan
+from harness.job.console import restore_console, set_active_progress
+from harness.job.provenance import run_tags
 from harness.log_routing import route_library_logs
-from harness.runner import sweep_plan
-from harness.runner.console import restore_console, set_active_progress
-from harness.runner.provenance import run_tags
-from harness.runner.sweep_progress import SweepProgress
+from harness.sweep.progress import SweepProgress
 from harness.sweep_context import SweepContext, current_sweep_id
 from harness.tracking import (
     FINISHED,
@@ -90,7 +90,7 @@ class OpenSweep:
             self.tracker.log_metrics(context.parent_run_id, outcome.metrics())
             note = [self.description, "", outcome.verdict]
             if outcome.best_run_id and self.model_name:
-                from harness.runner.winner import publish_winner
+                from harness.sweep.winner import publish_winner
 
                 uri, version = publish_winner(self.tracker, outcome.best_run_id, self.model_name)
                 log.info(
@@ -136,7 +136,7 @@ def abandon_active_sweep(reason: str) -> None:
     sweep, _open_sweep = _open_sweep, None
     if sweep.progress is not None:
         sweep.progress.stopped.set()
-    from harness.runner.refused import leave_note
+    from harness.job.refused import leave_note
 
     leave_note(sweep.context.parent_run_id, reason)
 

@@ -11,7 +11,7 @@ import importlib.util
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from harness.runner.validation import ConfigError, NothingToDo
+from harness.checks.validation import ConfigError, NothingToDo
 from harness.search.driver import check_settings, count
 from harness.search.samplers import GRID_TARGET
 from harness.search.space import SearchSpaceError, parse_space, representative_overrides

@@ -4,9 +4,9 @@ SIGTERM is what `timeout`, SLURM's time limit, `scancel` and a container stop se
 process and in every job it raises `Terminated` (a KeyboardInterrupt), so that the job running ends
 its run KILLED with its step and the sweep ends KILLED, as on Ctrl-C. On the way out the launching
 process stops its child processes (joblib's loky workers, submitit's): SIGTERM, a grace period for
-them to end their own runs, then SIGKILL; `kill -9` on a worker cannot be caught (harness.runner.stale).
+them to end their own runs, then SIGKILL; `kill -9` on a worker cannot be caught (harness.sweep.stale).
 A job under SLURM (`SLURM_JOB_ID` set) also stops on submitit's warning signal ahead of its time
-limit, and stops once: SLURM may send SIGTERM twice (harness.runner.slurm_stops says why it came).
+limit, and stops once: SLURM may send SIGTERM twice (harness.job.slurm_stops says why it came).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import time
 
 import psutil
 
-from harness.runner import slurm_stops
+from harness.job import slurm_stops
 
 GRACE_SECONDS = 15.0  # for child processes to end their runs after SIGTERM
 PARENT_POLL_SECONDS = 1.0  # how often a worker looks whether its launcher is still there

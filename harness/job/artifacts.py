@@ -9,9 +9,9 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from harness.curves import CURVE_FILE
-from harness.runner.plots import plot_fit, plot_loss
-from harness.runner.training import TrainResult
+from harness.job.plots import plot_fit, plot_loss
 from harness.tracking import scrub
+from harness.training.loop import TrainResult
 
 
 def write_artifacts(result: TrainResult, task: dict[str, Any], title: str, directory: Path) -> list[Path]:

@@ -1,4 +1,4 @@
-"""The terminal during a sweep: one progress display (the sweep's bar, `harness.runner.sweep_progress`),
+"""The terminal during a sweep: one progress display (the sweep's bar, `harness.sweep.progress`),
 above which only what went wrong is written; each job's full log stays in its log file. Without a
 terminal (a pipe, CI) nothing changes here: every line is kept, and the progress is plain lines.
 """

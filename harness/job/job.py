@@ -20,27 +20,25 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from harness.log_routing import root_log_file, route_library_logs
-from harness.process_identity import is_gone
-from harness.runner import slurm_stops
-from harness.runner.artifacts import result_metrics, write_artifacts, write_curve
-from harness.runner.batch_training import shared_key, train_many
-from harness.runner.config import config_hash, run_params, task_config
-from harness.runner.console import quiet_job_console
-from harness.runner.progress import StepProgress
-from harness.runner.provenance import code_version, run_tags
-from harness.runner.refused import SweepRefused, leave_note
-from harness.runner.signals import (
+from harness.checks.schema import config_hash, run_params, task_config
+from harness.checks.sweep_plan import run_name, set_keys
+from harness.checks.validation import validate
+from harness.job import slurm_stops
+from harness.job.artifacts import result_metrics, write_artifacts, write_curve
+from harness.job.console import quiet_job_console
+from harness.job.progress import StepProgress
+from harness.job.provenance import code_version, run_tags
+from harness.job.refused import SweepRefused, leave_note
+from harness.job.signals import (
     Terminated,
     no_interruptions,
     raise_on_sigterm,
     refuse_if_terminated,
     stopped_by_slurm,
 )
-from harness.runner.sweep_plan import run_name, set_keys
-from harness.runner.training import TrainResult
-from harness.runner.trial import link_trial
-from harness.runner.validation import validate
+from harness.log_routing import root_log_file, route_library_logs
+from harness.process_identity import is_gone
+from harness.search.trial import link_trial
 from harness.sweep_context import SweepContext, current_sweep_id
 from harness.tracking import (
     FAILED,
@@ -59,6 +57,8 @@ from harness.tracking import (
     scrub_text,
     where_to_look,
 )
+from harness.training.batches import shared_key, train_many
+from harness.training.loop import TrainResult
 from hydra_plugins.hydra_vectorized_launcher import batch_point
 
 log = logging.getLogger("harness")
@@ -82,7 +82,7 @@ def failure_tags(step: int, reason: str) -> dict[str, str]:
 
 
 def stopped_tags(steps_done: int, reason: str) -> dict[str, str]:
-    """A run its `on_progress` stopped early: only a search's pruner does (`harness.runner.trial`)."""
+    """A run its `on_progress` stopped early: only a search's pruner does (`harness.search.trial`)."""
     return failure_tags(steps_done, reason) | {Tags.PRUNED_AT_STEP: str(steps_done)}
 
 
@@ -243,7 +243,7 @@ def end_stopped_run(
 
 def keep_locally(run_id: str, losses, reason: str, name: str) -> None:
     """The store refuses this user: the curve goes to the job's folder, and a note says the run is to
-    end KILLED with `reason` (the next command that may use the store ends it; harness.runner.stale)."""
+    end KILLED with `reason` (the next command that may use the store ends it; harness.sweep.stale)."""
     curve = write_curve(losses, Path(HydraConfig.get().runtime.output_dir))
     leave_note(run_id, reason, curve)
     log.info(

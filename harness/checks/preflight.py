@@ -23,9 +23,9 @@ from hydra.core.override_parser.types import Override
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from harness.runner import limits, sweep_plan
-from harness.runner.config import BOOKKEEPING_KEYS, CONF_DIR, Config, task_config
-from harness.runner.validation import ConfigError, explain_hydra_error, validate
+from harness.checks import limits, sweep_plan
+from harness.checks.schema import BOOKKEEPING_KEYS, CONF_DIR, Config, task_config
+from harness.checks.validation import ConfigError, explain_hydra_error, validate
 
 # Hydra flags after which no job runs (help, printing the config, shell completion, ...).
 _INFO_FLAGS = ("help", "hydra_help", "cfg", "info", "shell_completion", "resolve")
@@ -71,7 +71,7 @@ def plan_command_line(argv: list[str]) -> CommandPlan:
         )
         arguments = sweep_plan.sweep_arguments(master)
         if sweep_plan.is_search(master):
-            from harness.runner.search_preflight import search_axes
+            from harness.search.checks import search_axes
 
             axes = _read(lambda: search_axes(master, arguments), arguments)
         else:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from harness.job.refused import take_note
 from harness.process_identity import is_gone
-from harness.runner.refused import take_note
 from harness.tracking import FAILED, Tags, Tracker
 
 log = logging.getLogger("harness")

@@ -14,9 +14,9 @@ from mlflow.models import infer_signature
 from omegaconf import OmegaConf
 
 import engine
-from harness.runner.training import EVAL_X
-from harness.runner.winner_model import network_from
+from harness.sweep.winner_model import network_from
 from harness.tracking import Tracker
+from harness.training.loop import EVAL_X
 
 MODEL_CODE = Path(__file__).with_name("winner_model.py")
 ENGINE_CODE = Path(engine.__file__).parent

@@ -16,7 +16,7 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
-from harness.runner.help_options import group_options
+from harness.checks.help_options import group_options
 from harness.sweep_context import current_sweep_id
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -46,7 +46,7 @@ class InitConfig:
 
 @dataclass
 class TargetConfig:
-    name: str = "seed"  # a key of harness.runner.targets.TARGETS
+    name: str = "seed"  # a key of harness.training.targets.TARGETS
 
 
 @dataclass
@@ -86,7 +86,7 @@ def register_schema() -> None:
     # Cached on the config like Hydra's `${now:}`: Hydra copies the cache into every job's config, so
     # a job in another process resolves the launching command's id.
     OmegaConf.register_new_resolver("harness_sweep_id", current_sweep_id, use_cache=True, replace=True)
-    # `--help` lists each group's options as Hydra finds them (harness.runner.help_options)
+    # `--help` lists each group's options as Hydra finds them (harness.checks.help_options)
     OmegaConf.register_new_resolver(
         "harness_options", lambda group: group_options(group, SWEEPS_DIR), replace=True
     )

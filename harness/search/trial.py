@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from harness.curves import smooth
-from harness.runner.training import StopTraining
 from harness.search.ticket import TrialTicket
+from harness.training.loop import StopTraining
 
 PRUNED_ATTR = "pruned_at_step"  # set on a trial by its first seed's job when the pruner stops it
 SMOOTHING_WINDOW = 100  # steps averaged into each reported value (the window of final_loss)

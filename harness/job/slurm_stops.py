@@ -1,5 +1,5 @@
 """Why SLURM stopped a job: its time limit, or `scancel`. Only used when the job runs under SLURM
-(`SLURM_JOB_ID` set); the handlers themselves are harness.runner.signals'.
+(`SLURM_JOB_ID` set); the handlers themselves are harness.job.signals'.
 
 Through submitit, SLURM sends a job SIGUSR2 `signal_delay_s` seconds ahead of its time limit (submitit
 asks for it with `sbatch --signal=USR2@<signal_delay_s>`; SLURM may send it up to 60 s early, and
@@ -7,7 +7,7 @@ asks for it with `sbatch --signal=USR2@<signal_delay_s>`; SLURM may send it up t
 `KillWait` seconds later. `scancel` sends SIGTERM (SIGCONT and SIGTERM, sometimes twice), SIGKILL
 `KillWait` later. submitit's own handlers only log SIGTERM, and on SIGUSR2 raise wherever the job
 happens to be or requeue it (a harness job cannot resume halfway: `resume=true` reruns it), so a
-harness job replaces them with harness.runner.signals' and ends its run KILLED with one of the
+harness job replaces them with harness.job.signals' and ends its run KILLED with one of the
 reasons below, its curve so far kept.
 """
 

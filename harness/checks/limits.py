@@ -10,7 +10,7 @@ from typing import Any
 
 import psutil
 
-from harness.runner.validation import ConfigError, refusal, typed_value
+from harness.checks.validation import ConfigError, refusal, typed_value
 
 BYTES = 8  # float64
 SIZE_KEYS = ("width", "depth", "batch_size", "steps")
@@ -20,7 +20,7 @@ MAX_EXPERIMENT_NAME = 256  # the experiments.name column of MLflow's database (M
 def memory_needed(task: dict[str, Any]) -> dict[str, int]:
     """Bytes a run needs, by the key that drives each part: the parameters and their gradients and
     optimizer moments (`width`, `depth`), one step's activations and their gradients (`batch_size`),
-    the loss curve (`steps`). Inputs are drawn in chunks of 8 MB (harness.runner.training)."""
+    the loss curve (`steps`). Inputs are drawn in chunks of 8 MB (harness.training.loop)."""
     width, depth, batch = task["width"], task["depth"], task["batch_size"]
     parameters = 2 * width + (width * width + width) * (depth - 1) + width + 1
     return {

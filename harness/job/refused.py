@@ -4,7 +4,7 @@ Retrying cannot help and the server will not take the runs' endings either, so: 
 once (`SweepRefused`, which Hydra's launchers let through as they do Ctrl-C), each job keeps what it
 trained in its own folder (`curve.npz`), and leaves a note saying how its run ended. The next command
 into the experiment, with working credentials, ends those runs KILLED with that reason and uploads
-their curves (harness.runner.stale); `resume=true` reruns them.
+their curves (harness.sweep.stale); `resume=true` reruns them.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from omegaconf import DictConfig, OmegaConf
 
-from harness.runner.config import BOOKKEEPING_KEYS
+from harness.checks.schema import BOOKKEEPING_KEYS
 
 # Overrides that pick where or how a sweep runs, not what a job computes: never part of a run name.
 NOT_SWEPT_PREFIXES = ("hydra", "sweeps")

@@ -22,8 +22,7 @@ from hydra.utils import get_method
 
 from engine import Constant, Mean, Square, Variable
 from engine.nn import MLP
-from harness.runner.targets import TARGETS
-from harness.runner.training import (
+from harness.training.loop import (
     EVAL_X,
     PROGRESS_EVERY,
     ProgressCallback,
@@ -33,6 +32,7 @@ from harness.runner.training import (
     final_progress,
     train,
 )
+from harness.training.targets import TARGETS
 
 # What may differ between the runs of one batch: the seed (its own initial weights and inputs), the
 # optimizer's per-run hyperparameters, and what only says how a run is recorded.

@@ -21,7 +21,7 @@ from hydra.utils import instantiate
 
 from engine import Constant, Mean, Square, Variable
 from engine.nn import MLP
-from harness.runner.targets import TARGETS
+from harness.training.targets import TARGETS
 
 EVAL_X = (np.arange(200) / 100.0 - 1.0).reshape(-1, 1)  # the seed's x_test_vals
 FINAL_WINDOW = 100  # final_loss is the mean of the last this-many steps
