@@ -48,11 +48,7 @@ class Postgres(Service):
     # (SIGTERM would, for as long as MLflow's pool is open).
     stop_signal = signal.SIGINT
     stop_seconds = 60
-
-    def __post_init__(self):
-        super().__post_init__()
-        self.data = self.directory / "data"
-        self.pid_file = self.data / "postmaster.pid"
+    files = {"data": "data", "pid_file": "data/postmaster.pid"}
 
     def _start(self, port: int | None = None, seconds: float = 60) -> None:
         """Start (initialising the data directory the first time)."""

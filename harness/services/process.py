@@ -210,19 +210,23 @@ def saved_port(state: StateFile, key: str, wanted: int | None = None) -> int:
 class Service:
     """A daemon kept in a directory of its own: its PID in `<name>.pid` (written by the daemon or by
     `spawn`), its output in `<name>.log`, its state (its port) in `state.json`, so that a restart finds
-    the same values. A subclass names itself and writes `_start` (start, then wait until ready)."""
+    the same values. A subclass names itself, lists its other files in `files` (attribute: path in the
+    directory) and writes `_start` (start, then wait until ready)."""
 
     directory: Path
     name: ClassVar[str] = "service"
     stop_signal: ClassVar[int] = signal.SIGTERM
     stop_seconds: ClassVar[float] = 30
     stop_group: ClassVar[bool] = False  # signal the whole process group (a server and its workers)
+    files: ClassVar[dict[str, str]] = {}
 
     def __post_init__(self):
         self.directory = Path(self.directory).resolve()
         self.state = StateFile(self.directory / "state.json")
         self.pid_file = self.directory / f"{self.name}.pid"
         self.log = self.directory / f"{self.name}.log"
+        for attribute, path in self.files.items():
+            setattr(self, attribute, self.directory / path)
 
     @property
     def port(self) -> int | None:

@@ -28,11 +28,7 @@ USER = "mysql"
 class MariaDB(Service):
     name = "mariadbd"
     stop_seconds = 60
-
-    def __post_init__(self):
-        super().__post_init__()
-        self.data = self.directory / "data"
-        self.socket = self.directory / "mysqld.sock"
+    files = {"data": "data", "socket": "mysqld.sock"}
 
     def _start(self, port: int | None = None, seconds: float = 60) -> None:
         owned_dir(self.directory, USER, 0o755)

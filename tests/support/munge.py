@@ -14,11 +14,7 @@ USER = "munge"
 @dataclass
 class Munge(Service):
     name = "munged"
-
-    def __post_init__(self):
-        super().__post_init__()
-        self.socket = self.directory / "munge.socket"
-        self.key = self.directory / "munge.key"
+    files = {"socket": "munge.socket", "key": "munge.key"}
 
     def _start(self, seconds: float = 30) -> None:
         # munged refuses a socket directory others can write to; 0755 lets every user reach the socket

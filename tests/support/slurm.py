@@ -61,12 +61,10 @@ class SlurmCluster(Service):
     """The cluster as a whole: five daemons, the ports of the SLURM ones in its `state.json`."""
 
     name = "slurm"
+    files = {"etc": "etc", "conf": "etc/slurm.conf", "dbd_conf": "etc/slurmdbd.conf"}
 
     def __post_init__(self):
         super().__post_init__()
-        self.etc = self.directory / "etc"
-        self.conf = self.etc / "slurm.conf"
-        self.dbd_conf = self.etc / "slurmdbd.conf"
         self.munge = Munge(self.directory / "munge")
         self.mariadb = MariaDB(self.directory / "mariadb")
         self.daemons = {
