@@ -1,5 +1,6 @@
-"""What every service starter shares: free ports, running a command as a service account, waiting with a
-bound, and stopping a daemon by the PID it wrote.
+"""What every service starter shares (the team server's here, the tests' SLURM cluster in tests/support):
+the `Service` base, free ports, running a command as a service account, waiting with a bound (tenacity),
+and stopping a daemon by the PID it wrote (psutil tells a live process from a gone or zombie one).
 
 Services run as their own accounts (`postgres`, `mysql`, `munge`, `slurm`), which refuse to run as
 root; when this process is root it switches with `runuser -u`, otherwise it runs them as itself.
