@@ -24,8 +24,9 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from harness.checks import limits, sweep_plan
-from harness.checks.schema import BOOKKEEPING_KEYS, CONF_DIR, Config, resolved
+from harness.checks.schema import BOOKKEEPING_KEYS, CONF_DIR, resolved
 from harness.checks.validation import ConfigError, explain_hydra_error, validate
+from harness.training.config import Config
 
 # Hydra flags after which no job runs (help, printing the config, shell completion, ...).
 _INFO_FLAGS = ("help", "hydra_help", "cfg", "info", "shell_completion", "resolve")
@@ -71,7 +72,7 @@ def plan_command_line(argv: list[str]) -> CommandPlan:
         )
         arguments = sweep_plan.sweep_arguments(master)
         if sweep_plan.is_search(master):
-            from harness.search.checks import search_axes
+            from harness.checks.search import search_axes
 
             axes = _read(lambda: search_axes(master, arguments), arguments)
         else:

@@ -21,7 +21,6 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from harness.checks.job_config import job_config
-from harness.checks.schema import Config
 from harness.checks.sweep_plan import run_name, set_keys
 from harness.job import slurm_stops
 from harness.job.artifacts import result_metrics, write_artifacts, write_curve
@@ -58,6 +57,7 @@ from harness.tracking import (
     where_to_look,
 )
 from harness.training.batches import shared_key, train_many
+from harness.training.config import Config
 from harness.training.loop import TrainResult
 from hydra_plugins.hydra_vectorized_launcher import batch_point
 

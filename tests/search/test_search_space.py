@@ -96,3 +96,14 @@ def test_the_sweepers_grid_sampler_config_names_the_grid_sampler():
 
     assert GridSamplerConf._target_ == GRID_TARGET
     assert get_class(GRID_TARGET) is OrderedGridSampler
+
+
+def test_the_sweeper_target_the_checks_and_jobs_compare_names_the_optuna_sweeper():
+    from hydra.utils import get_class
+
+    from harness.search.names import SWEEPER_TARGET
+    from hydra_plugins.harness_optuna_sweeper.config import OptunaSweeperConf
+    from hydra_plugins.harness_optuna_sweeper.sweeper import OptunaSweeper
+
+    assert OptunaSweeperConf._target_ == SWEEPER_TARGET
+    assert get_class(SWEEPER_TARGET) is OptunaSweeper
