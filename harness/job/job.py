@@ -53,10 +53,10 @@ from harness.tracking import (
     explain,
     is_refusal,
     open_store,
+    retrying_until,
     scrub_text,
     where_to_look,
 )
-from harness.tracking.access import retrying_until
 from harness.training.batches import shared_key, train_many
 from harness.training.loop import TrainResult
 from hydra_plugins.hydra_vectorized_launcher import batch_point
