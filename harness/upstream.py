@@ -17,10 +17,11 @@ def hydra_args_parser():
     """Hydra's own `argparse` parser of a command line (`-m`, `--cfg`, `--config-name`, overrides), so
     that the preflight reads a command line exactly as Hydra will.
 
-    Private: `hydra._internal.utils.get_args_parser`. Hydra keeps its parser internal by design ("You
-    should not rely on anything internal. Hydra is also not designed to allow users to extend the
-    argparse command line interface": https://github.com/hydra-ecosystem/hydra/issues/654, and
-    https://github.com/hydra-ecosystem/hydra/issues/215, closed wontfix)."""
+    Private: `hydra._internal.utils.get_args_parser`. Hydra keeps its parser internal by design: the
+    requests to parse or extend its command line were closed wontfix
+    (https://github.com/hydra-ecosystem/hydra/issues/1578,
+    https://github.com/hydra-ecosystem/hydra/issues/215), its maintainer advising against relying on
+    internals (https://github.com/hydra-ecosystem/hydra/issues/654)."""
     from hydra._internal.utils import get_args_parser
 
     return get_args_parser()
