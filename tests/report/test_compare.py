@@ -165,3 +165,11 @@ def test_two_searches_with_no_setting_in_common_compare_their_best_found_and_say
     runs_a = load_runs(sweep=two_searches.a, tracking_uri=two_searches.uri)
     best_a = runs_a[runs_a["status"] == "FINISHED"].groupby("optuna_trial")["eval_mse"].mean().min()
     assert numbers.set_index("metric").loc["eval_mse", "mean_a"] == pytest.approx(best_a)
+
+
+def test_by_one_key_pairs_every_run_with_that_value_and_tests_them_with_welch(store, tmp_path, capsys):
+    code, printed, _ = compare(capsys, store.uri, tmp_path, store.grid, store.grid, "--by", "width")
+    assert code == 0 and "B better in 0 of 2 settings, worse in 0, 2 within seed noise" in printed
+    numbers = pd.read_csv(written(tmp_path) / "compare.csv")
+    assert set(numbers["setting"]) == {"width=8", "width=16"}
+    assert set(numbers["n_a"]) == {4} and set(numbers["test"]) == {"Welch's t-test (4 vs 4 runs)"}

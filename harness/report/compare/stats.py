@@ -96,7 +96,7 @@ def compare_metric(setting: str, metric: str, runs_a: pd.DataFrame, runs_b: pd.D
         test = f"paired t-test ({len(a)} seeds)"
         low, high, p_value = paired(a, b)
     else:
-        test = f"Welch's t-test ({len(a)} vs {len(b)} seeds)"
+        test = f"Welch's t-test ({len(a)} vs {len(b)} runs)"
         low, high, p_value = welch(a, b)
     return Change(setting, metric, a.to_numpy(), b.to_numpy(), test, difference, low, high, p_value)
 
