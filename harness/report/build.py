@@ -1,4 +1,4 @@
-"""From a sweep to an answer: the report's files, built from what `harness.report.data` reads.
+"""From a sweep to an answer: the report's files, built from what `harness.analysis.data` reads.
 
 Writes DIR/<sweep>/report.html (self-contained), report.md, runs.csv, summary.csv and the PNGs,
 and logs the files under `report/` of the sweep's parent run.
@@ -7,15 +7,12 @@ The notebooks use the same API: `load_runs`, `load_curves`, `summarize`.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-from matplotlib import pyplot as plt
-from matplotlib.figure import Figure
 
-from harness.report.data import (
+from harness.analysis.data import (
     LATEST,
     SEED_KEY,
     ReportError,
@@ -26,25 +23,23 @@ from harness.report.data import (
     sweep_curves,
     sweep_runs,
 )
-from harness.report.figures import (
-    CSS_PX_PER_INCH,
+from harness.analysis.figures import (
     FAILURE_MARKER,
-    PIXEL_DENSITY,
     fit_figure,
     heatmap_figure,
     loss_curves_figure,
     report_style,
     sensitivity_figure,
 )
-from harness.report.render import (
+from harness.analysis.render import (
     ReportFigure,
     ReportPage,
     display_failures,
     display_summary,
+    report_figure,
     write_page,
 )
-from harness.report.search import SEARCH_FIGURE_TEXTS, SearchFacts, search_figures, search_of
-from harness.report.summary import (
+from harness.analysis.summary import (
     RANK_METRIC,
     best_and_worst_runs,
     curve_bands,
@@ -52,12 +47,12 @@ from harness.report.summary import (
     one_seed_per_setting,
     summarize,
 )
+from harness.report.search import SEARCH_FIGURE_TEXTS, SearchFacts, search_figures, search_of
 from harness.report.verdict import verdict
 from harness.tracking import FINISHED, DamagedArtifact, open_store, scrub_text
 
 ARTIFACT_DIR = "report"
 RERUN_COMMAND = "python -m harness.run rerun="  # + a run id: retrains that run and checks it is identical
-FIGURE_DPI = CSS_PX_PER_INCH * PIXEL_DENSITY
 
 
 def figure_texts(one_seed: bool) -> dict[str, tuple[str, str]]:
@@ -114,19 +109,6 @@ class ReportFiles:
     @property
     def paths(self) -> list[Path]:
         return [self.html, self.markdown, self.runs_csv, self.summary_csv, *self.figures]
-
-
-def png_bytes(figure: Figure) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=FIGURE_DPI)
-    plt.close(figure)
-    return buffer.getvalue()
-
-
-def report_figure(name: str, texts: tuple[str, str], figure: Figure) -> ReportFigure:
-    """The figure as PNG bytes at FIGURE_DPI, shown on the page at CSS_PX_PER_INCH."""
-    width, height = (round(inches * CSS_PX_PER_INCH) for inches in figure.get_size_inches())
-    return ReportFigure(name, *texts, png_bytes(figure), width, height)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """`python -m harness.report [--experiment E] [--sweep ID|latest] [--out DIR]`: write a sweep's report,
 print its summary and where every file went. `--compare [A B] [--by KEY ...]`: compare two sweeps
-setting by setting (harness.report.compare)."""
+setting by setting (harness.compare)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from harness.analysis.data import LATEST, ReportError, find_sweep
+from harness.compare.page import write_compare
+from harness.compare.pairing import pair_sweeps
 from harness.report.build import ARTIFACT_DIR, build_report
-from harness.report.compare.page import write_compare
-from harness.report.compare.pairing import pair_sweeps
-from harness.report.data import LATEST, ReportError, find_sweep
 from harness.tracking import StoreAccessError, check_access, resolve_tracking_uri, where_to_look
 
 REASON_WIDTH = 90  # characters of a failure's reason on the terminal (the report pages have it whole)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from harness.report.data import find_sweep, sweep_runs
-from harness.report.summary import RANK_METRIC, summarize
+from harness.analysis.data import find_sweep, sweep_runs
+from harness.analysis.summary import RANK_METRIC, summarize
 from harness.report.verdict import verdict
 from harness.tracking import FINISHED
 

@@ -18,9 +18,9 @@ from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
+from harness.analysis.data import Sweep
+from harness.analysis.summary import smooth_on_log_scale, smoothing_window
 from harness.curves import PLOT_CEILING
-from harness.report.data import Sweep
-from harness.report.summary import smooth_on_log_scale, smoothing_window
 from harness.tracking import KILLED, has_credentials, open_store
 
 SEARCH_FIGURE_TEXTS = {  # name: (title, caption)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pandas as pd
 from scipy import stats
 
-from harness.report.summary import RANK_METRIC
+from harness.analysis.summary import RANK_METRIC
 from harness.tracking import FINISHED
 
 SIGNIFICANCE = 0.05  # a Welch p-value below this: the gap exceeds the seed-to-seed spread

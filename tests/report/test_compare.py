@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
+from harness.analysis.data import load_runs
 from harness.report import find_sweep, main
-from harness.report.data import load_runs
 
 
 def compare(capsys, uri: str, out: Path, *arguments: str) -> tuple[int, str, str]:

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from harness.report.compare.stats import BETTER, NOISE, UNTESTED, WORSE, compare_metric
+from harness.compare.stats import BETTER, NOISE, UNTESTED, WORSE, compare_metric
 
 
 def runs(seeds: list[int], values: list[float], status: str = "FINISHED") -> pd.DataFrame:

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from harness.report.data import find_sweep, load_runs
+from harness.analysis.data import find_sweep, load_runs
 from tests.report.conftest import make_sweep
 
 pytestmark = pytest.mark.slow

@@ -68,7 +68,7 @@ def test_load_curves_gives_every_step_of_every_run_in_long_format(store, tmp_pat
 
 
 def test_load_curves_falls_back_to_the_metric_for_a_run_without_its_curve_file(store, tmp_path, monkeypatch):
-    from harness.report import data
+    from harness.analysis import data
 
     runs = load_runs(sweep=store.grid, tracking_uri=store.uri)
     missing = runs["run_id"].iloc[0]

@@ -8,7 +8,7 @@ import matplotlib.image as mpimg
 import numpy as np
 import pandas as pd
 
-from harness.report.figures import fit_figure, heatmap_figure, loss_curves_figure, sensitivity_figure
+from harness.analysis.figures import fit_figure, heatmap_figure, loss_curves_figure, sensitivity_figure
 
 
 def draws(figure) -> bool:

@@ -13,8 +13,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from harness.analysis.data import find_sweep, load_runs
 from harness.report import main, summarize, write_report
-from harness.report.data import find_sweep, load_runs
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -14,9 +14,8 @@ from matplotlib import pyplot as plt
 from PIL import Image
 from scipy import stats
 
-from harness.report.build import report_figure
-from harness.report.data import by_value
-from harness.report.figures import (
+from harness.analysis.data import by_value
+from harness.analysis.figures import (
     MIN_FONT_POINTS,
     PIXEL_DENSITY,
     curve_panels,
@@ -26,8 +25,9 @@ from harness.report.figures import (
     sensitivity_figure,
     smallest_font_points,
 )
-from harness.report.render import display_summary
-from harness.report.summary import curve_bands, summarize
+from harness.analysis.render import display_summary
+from harness.analysis.summary import curve_bands, summarize
+from harness.report.build import report_figure
 from harness.report.verdict import compare, verdict
 
 BETAS = ["[0.9, 0.999]", "[0.5, 0.5]", "[0.9, 0.99]", "[0.99, 0.99]", "[0.9, 0.9]"]

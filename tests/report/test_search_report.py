@@ -9,8 +9,8 @@ import optuna
 import pandas as pd
 import pytest
 
+from harness.analysis.summary import smooth_on_log_scale, smoothing_window
 from harness.report.search import contour_figure, curves_figure
-from harness.report.summary import smooth_on_log_scale, smoothing_window
 
 from .conftest import run_harness
 

@@ -1,6 +1,6 @@
 """The compare page's figures: A against B per paired setting (each seed a dot, the mean with its
 spread), and the loss curves of the biggest change, A's and B's overlaid. Drawn from what
-`harness.report.compare.pairing` read: no store reads here."""
+`harness.compare.pairing` read: no store reads here."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import pandas as pd
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 
+from harness.analysis.figures import PANEL_SIZE, thinned
+from harness.analysis.summary import curve_bands
+from harness.compare.stats import COMPARED_METRICS, Change
 from harness.curves import PLOT_CEILING
-from harness.report.compare.stats import COMPARED_METRICS, Change
-from harness.report.figures import PANEL_SIZE, thinned
-from harness.report.summary import curve_bands
 
 SIDE_COLOURS = {"A": "tab:grey", "B": "tab:blue"}
 ROW_INCHES = 0.42  # height per setting in the A-vs-B panels

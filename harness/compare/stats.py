@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from harness.report.compare.pairing import Pairing
-from harness.report.data import SEED_KEY
-from harness.report.summary import RANK_METRIC, SUMMARY_METRICS
+from harness.analysis.data import SEED_KEY
+from harness.analysis.summary import RANK_METRIC, SUMMARY_METRICS
+from harness.compare.pairing import Pairing
 from harness.tracking import FINISHED
 
 CONFIDENCE = 0.95

@@ -14,9 +14,7 @@ import numpy as np
 import pandas as pd
 from mlflow.entities import Run
 
-from harness.checks.schema import BOOKKEEPING_KEYS
-from harness.curves import CURVE_FILE
-from harness.report.data import (
+from harness.analysis.data import (
     ALL_RUNS_LABEL,
     SEED_KEY,
     ReportError,
@@ -28,7 +26,9 @@ from harness.report.data import (
     runs_frame,
     value_order,
 )
-from harness.report.summary import RANK_METRIC
+from harness.analysis.summary import RANK_METRIC
+from harness.checks.schema import BOOKKEEPING_KEYS
+from harness.curves import CURVE_FILE
 from harness.tracking import DEFAULT_EXPERIMENT, FINISHED, Tags
 
 # What is not a setting: the keys that say where or how a run was recorded, and the seed (averaged over).

@@ -12,10 +12,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.report.build import report_figure
-from harness.report.compare.figures import FIGURE_TEXTS, curves_figure, settings_figure
-from harness.report.compare.pairing import Pairing, Side, seeds_of
-from harness.report.compare.stats import (
+from harness.analysis.figures import report_style
+from harness.analysis.render import MISSING, ReportPage, number, report_figure, write_page
+from harness.analysis.summary import RANK_METRIC
+from harness.compare.figures import FIGURE_TEXTS, curves_figure, settings_figure
+from harness.compare.pairing import Pairing, Side, seeds_of
+from harness.compare.stats import (
     COMPARED_METRICS,
     CONFIDENCE,
     Change,
@@ -24,9 +26,6 @@ from harness.report.compare.stats import (
     scored,
     verdict,
 )
-from harness.report.figures import report_style
-from harness.report.render import MISSING, ReportPage, number, write_page
-from harness.report.summary import RANK_METRIC
 from harness.tracking import FINISHED, open_store, scrub_text
 
 ARTIFACT_DIR = "compare"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,9 +13,12 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 from markupsafe import Markup
+from matplotlib import pyplot as plt
+from matplotlib.figure import Figure
 
-from harness.report.data import SEED_KEY
-from harness.report.summary import RANK_METRIC, SUMMARY_METRICS
+from harness.analysis.data import SEED_KEY
+from harness.analysis.figures import CSS_PX_PER_INCH, PIXEL_DENSITY
+from harness.analysis.summary import RANK_METRIC, SUMMARY_METRICS
 
 MISSING = "–"
 STYLE = """
@@ -139,7 +143,7 @@ def render_markdown(page: ReportPage) -> str:
 @functools.cache
 def templates() -> jinja2.Environment:
     return jinja2.Environment(
-        loader=jinja2.PackageLoader("harness.report", "templates"),
+        loader=jinja2.PackageLoader("harness.analysis", "templates"),
         autoescape=True,
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
@@ -181,3 +185,19 @@ def write_page(page: ReportPage, directory: Path, stem: str) -> tuple[Path, Path
     html.write_text(render_html(page), encoding="utf-8")
     markdown.write_text(render_markdown(page), encoding="utf-8")
     return html, markdown, figures
+
+
+FIGURE_DPI = CSS_PX_PER_INCH * PIXEL_DENSITY
+
+
+def png_bytes(figure: Figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=FIGURE_DPI)
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def report_figure(name: str, texts: tuple[str, str], figure: Figure) -> ReportFigure:
+    """The figure as PNG bytes at FIGURE_DPI, shown on the page at CSS_PX_PER_INCH."""
+    width, height = (round(inches * CSS_PX_PER_INCH) for inches in figure.get_size_inches())
+    return ReportFigure(name, *texts, png_bytes(figure), width, height)

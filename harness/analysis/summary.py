@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from harness.analysis.data import SEED_KEY
 from harness.curves import smooth
-from harness.report.data import SEED_KEY
 from harness.tracking import FINISHED
 
 SUMMARY_METRICS = ["final_loss", "eval_mse"]

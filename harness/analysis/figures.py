@@ -18,9 +18,9 @@ import pandas as pd
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
+from harness.analysis.data import assignments, format_value, value_order
+from harness.analysis.summary import RANK_METRIC
 from harness.curves import PLOT_CEILING
-from harness.report.data import assignments, format_value, value_order
-from harness.report.summary import RANK_METRIC
 
 CSS_PX_PER_INCH = 96  # how wide the page shows one inch of a figure (the browser's own inch)
 PIXEL_DENSITY = 2  # PNG pixels per CSS pixel: sharp on high-density screens and when zoomed
