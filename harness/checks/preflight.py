@@ -114,8 +114,9 @@ def _is_plain_value(override: Override, cfg: DictConfig) -> bool:
     """`lr=0.1`: sets an existing leaf (no group choice, no `+`/`~`, no package)."""
     if override.is_add() or override.is_delete() or override.is_force_add() or override.package is not None:
         return False
-    node = OmegaConf.select(cfg, override.key_or_group, default=None)
-    return node is not None and not OmegaConf.is_config(node)
+    absent = object()  # a leaf may hold None (`rerun`): still a leaf
+    node = OmegaConf.select(cfg, override.key_or_group, default=absent)
+    return node is not absent and not OmegaConf.is_config(node)
 
 
 def _with_value(typed: DictConfig, override: Override) -> DictConfig:

@@ -36,7 +36,13 @@ BOOKKEEPING_KEYS = (
     "model_name",
     "store_timeout",
     "store_patience",
+    "rerun",
+    "rerun_code",
 )
+
+# Keys that ask the command for something (train a stored run again) and say nothing of a run's
+# settings: not params (harness.rerun).
+COMMAND_KEYS = ("rerun", "rerun_code")
 
 
 @dataclass
@@ -76,6 +82,9 @@ class Config:
     log_every_n_steps: int = 10
     register: bool = True  # at the end of a sweep, the best run's network as a registered MLflow model
     model_name: str = "autograd-mlp"  # ... under this name in the Model Registry
+    # `rerun=<run id or sweep id>`: train those stored runs again and compare their curves (harness.rerun)
+    rerun: str | None = None
+    rerun_code: str = "same"  # "current": rerun even when the working tree's code is not the run's
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> Config:
@@ -133,6 +142,8 @@ def run_params(task: dict[str, Any], choices: dict[str, str]) -> dict[str, Any]:
     its `_target_`/`_partial_` or the top-level values it takes (`optimizer.lr` is `lr`)."""
     params = {}
     for key, value in task.items():
+        if key in COMMAND_KEYS:
+            continue
         if key in GROUPS:
             params[key] = choices.get(key) or value.get("name")
             own = {k: v for k, v in value.items() if not k.startswith("_") and k != "name" and k not in task}
