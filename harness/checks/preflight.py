@@ -80,7 +80,8 @@ def plan_command_line(argv: list[str]) -> CommandPlan:
             if not values:
                 raise ConfigError(f"{key} is swept over no value: the sweep would run no job")
         limits.check_folder("hydra.sweep.dir", _read(lambda: str(master.hydra.sweep.dir), args.overrides))
-        for key in set(sweep_plan.swept_keys(arguments)) & set(BOOKKEEPING_KEYS):
+        # `rerun=<id>,<id>`: each job records as its stored run did (harness.rerun.command_line)
+        for key in set(sweep_plan.swept_keys(arguments)) & set(BOOKKEEPING_KEYS) - {"rerun"}:
             raise ConfigError(f"{key} cannot be swept: one sweep is one parent run in one experiment")
         first = _check_sweep(lambda job: loader.load_sweep_config(master, job), axes)
         if sweep_plan.is_search(master):
