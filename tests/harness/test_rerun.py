@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from mlflow.tracking import MlflowClient
 
 import engine.ops
 from harness.checks.validation import ConfigError
@@ -90,7 +89,8 @@ def test_a_rerun_after_an_engine_change_names_the_first_step_that_differs(
         store.curve(store.client.get_run(i), tmp_path / i) for i in (original, again.info.run_id)
     )
     step = int(np.flatnonzero(first != second)[0])
-    assert f"first differs at step {step}: loss {float(second[step])!r} against {float(first[step])!r} stored" in line
+    new, old = float(second[step]), float(first[step])
+    assert f"first differs at step {step}: loss {new!r} against {old!r} stored" in line
     assert line.endswith("the code and versions are the stored run's own")  # the patch is not in git
     assert again.data.tags[Tags.RERUN_IDENTICAL] == "false" and again.data.tags[Tags.RERUN_RESULT] in line
 
