@@ -17,7 +17,7 @@ from harness.checks.schema import BOOKKEEPING_KEYS, GROUPS, Config, config_hash,
 from harness.checks.validation import ConfigError
 from harness.rerun.code import code_differences
 from harness.rerun.curves import compare_curves
-from harness.rerun.stored import check_rerunnable, stored_config, stored_curve
+from harness.rerun.stored import stored_config, stored_curve
 from harness.tracking import Tags, Tracker
 
 
@@ -57,9 +57,9 @@ def load_rerun(tracker: Tracker, composed: Config) -> Rerun:
     run = tracker.find_run(composed.rerun)
     if run is None:
         raise ConfigError(f"rerun={composed.rerun} is not allowed: no run {composed.rerun} in the store")
-    check_rerunnable(tracker, run)
+    # its status and artifacts were checked with the command line (harness.rerun.command_line)
     bookkeeping = {key: value for key, value in composed.as_data().items() if key in BOOKKEEPING_KEYS}
-    data = stored_config(tracker, run.info.run_id) | bookkeeping | {"resume": False}
+    data = stored_config(tracker, run) | bookkeeping | {"resume": False}
     choices = {group: run.data.params[group] for group in GROUPS if group in run.data.params}
     job = JobConfig(Config.from_data(data), run_params(data, choices), config_hash(data))
-    return Rerun(run, job, stored_curve(tracker, run.info.run_id))
+    return Rerun(run, job, stored_curve(tracker, run))

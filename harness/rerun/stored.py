@@ -37,25 +37,25 @@ def check_rerunnable(tracker: Tracker, run: Run) -> None:
         )
 
 
-def _download(tracker: Tracker, run_id: str, name: str, into: Path) -> Path:
+def _download(tracker: Tracker, run: Run, name: str, into: Path) -> Path:
     try:
-        return tracker.download_artifact(run_id, name, into)
-    except Exception as error:  # removed between the check and the job
-        raise ConfigError(f"rerun={run_id}: its {name} cannot be read ({error})") from None
+        return tracker.download_from(run.info.artifact_uri, name, into)
+    except Exception as error:  # removed since the command line was checked
+        raise ConfigError(f"rerun={run.info.run_id}: its {name} cannot be read ({error})") from None
 
 
-def stored_config(tracker: Tracker, run_id: str) -> dict[str, Any]:
+def stored_config(tracker: Tracker, run: Run) -> dict[str, Any]:
     """The run's resolved config as it trained, plain data."""
     with tempfile.TemporaryDirectory(prefix="harness-rerun-") as scratch:
-        path = _download(tracker, run_id, CONFIG_FILE, Path(scratch))
+        path = _download(tracker, run, CONFIG_FILE, Path(scratch))
         return OmegaConf.to_container(OmegaConf.load(path), resolve=True)
 
 
-def stored_curve(tracker: Tracker, run_id: str) -> np.ndarray:
+def stored_curve(tracker: Tracker, run: Run) -> np.ndarray:
     """The run's loss at every step."""
     with tempfile.TemporaryDirectory(prefix="harness-rerun-") as scratch:
-        path = _download(tracker, run_id, CURVE_FILE, Path(scratch))
+        path = _download(tracker, run, CURVE_FILE, Path(scratch))
         try:
             return read_arrays(path)["loss"]
         except (DamagedArtifact, KeyError) as error:
-            raise ConfigError(f"rerun={run_id}: its {CURVE_FILE} is damaged: {error}") from None
+            raise ConfigError(f"rerun={run.info.run_id}: its {CURVE_FILE} is damaged: {error}") from None

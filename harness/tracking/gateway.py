@@ -300,6 +300,13 @@ class Tracker:
     def download_artifact(self, run_id: str, path: str, into: Path) -> Path:
         return Path(self.client.download_artifacts(run_id, path, str(into)))
 
+    def download_from(self, artifact_root: str, path: str, into: Path) -> Path:
+        """The artifact `path` under a run's artifact root (`Run.info.artifact_uri`): no run looked up."""
+        uri = f"{artifact_root.rstrip('/')}/{path}"
+        return Path(
+            mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(into), tracking_uri=self.uri)
+        )
+
     def read_npz(
         self, artifact_uris: dict[str, str], path: str, damaged: dict[str, str] | None = None
     ) -> dict[str, dict[str, np.ndarray]]:
