@@ -85,7 +85,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    times = [one_repeat(args.jobs, args.steps) for _ in range(args.repeats)]
+    times = []
+    for repeat in range(args.repeats):
+        times.append(one_repeat(args.jobs, args.steps))
+        original, rerun = times[-1]
+        print(f"repeat {repeat + 1}: sweep {original:.1f} s, rerun {rerun:.1f} s", file=sys.stderr)
     original = statistics.median(t[0] for t in times)
     rerun = statistics.median(t[1] for t in times)
     ratios = ", ".join(f"{r / o:.2f}" for o, r in times)
