@@ -30,7 +30,8 @@ def check_rerunnable(tracker: Tracker, run: Run) -> None:
             f"rerun={run_id} is not allowed: the run is {status}, stopped from outside or not ended; "
             "only FINISHED and FAILED runs can be trained again"
         )
-    if missing := [name for name in NEEDED_ARTIFACTS if name not in tracker.artifact_names(run_id)]:
+    present = tracker.artifact_names(run.info.artifact_uri)
+    if missing := [name for name in NEEDED_ARTIFACTS if name not in present]:
         raise ConfigError(
             f"rerun={run_id} is not allowed: its artifacts are gone ({', '.join(missing)} missing "
             f"under {run.info.artifact_uri}); a rerun needs its {CONFIG_FILE} and {CURVE_FILE}"

@@ -290,9 +290,9 @@ class Tracker:
                 break
         return runs
 
-    def artifact_names(self, run_id: str) -> set[str]:
-        """The paths at the top of the run's artifacts."""
-        return {info.path for info in self.client.list_artifacts(run_id)}
+    def artifact_names(self, artifact_root: str) -> set[str]:
+        """The paths at the top of a run's artifacts, by its artifact root (`Run.info.artifact_uri`)."""
+        return {info.path for info in get_artifact_repository(artifact_root).list_artifacts()}
 
     def metric_history(self, run_id: str, key: str) -> list[Metric]:
         return self.client.get_metric_history(run_id, key)
