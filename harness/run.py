@@ -3,6 +3,7 @@
     python -m harness.run                                  # the seed post's experiment, one run
     python -m harness.run -m lr=1e-3,1e-2 width=32,64      # a sweep: a parent run, one child per job
     python -m harness.run -m sweeps=lr_width               # a named sweep from sweeps/
+    python -m harness.run rerun=<run id or sweep id>       # train stored runs again, compare their curves
 
 The whole command line is checked before Hydra starts (harness.checks.preflight): bad input is one line
 on stderr and exit code 2, with nothing written.
@@ -26,8 +27,10 @@ from harness.checks.schema import CONF_DIR  # noqa: E402
 from harness.checks.validation import ConfigError, NothingToDo  # noqa: E402
 from harness.job.refused import SweepRefused  # noqa: E402
 from harness.job.signals import Terminated, no_interruptions, raise_on_sigterm, stop_children  # noqa: E402
+from harness.rerun.command_line import expand_rerun  # noqa: E402
+from harness.rerun.summary import rerun_lines  # noqa: E402
 from harness.sweep.stale import close_stale_runs  # noqa: E402
-from harness.sweep_context import start_sweep  # noqa: E402
+from harness.sweep_context import current_sweep_id, start_sweep  # noqa: E402
 from harness.tracking import (  # noqa: E402
     FAILED,
     INTERRUPTED,
@@ -62,6 +65,9 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else list(argv)
     start_sweep()
     try:
+        rerun = expand_rerun(argv)  # `rerun=<id>`: the stored runs' jobs, checked against the store
+        if rerun is not None:
+            argv = rerun.argv
         plan = plan_command_line(argv)
         if plan.jobs:  # jobs will run: the store must answer (within store_timeout s) before any does
             bound_http_requests()
@@ -79,6 +85,8 @@ def main(argv: list[str] | None = None) -> None:
     raise_on_sigterm(launcher=True)
     try:
         hydra_entry()
+        if rerun is not None:
+            print("\n".join(rerun_lines(rerun, current_sweep_id())))
     except SweepRefused as refused:  # the server refuses this user: it would refuse every ending too
         with no_interruptions():
             stop_children(False)

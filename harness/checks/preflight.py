@@ -81,7 +81,8 @@ def plan_command_line(argv: list[str]) -> CommandPlan:
             if not values:
                 raise ConfigError(f"{key} is swept over no value: the sweep would run no job")
         limits.check_folder("hydra.sweep.dir", _read(lambda: str(master.hydra.sweep.dir), args.overrides))
-        for key in set(sweep_plan.swept_keys(arguments)) & set(BOOKKEEPING_KEYS):
+        # `rerun=<id>,<id>`: each job records as its stored run did (harness.rerun.command_line)
+        for key in set(sweep_plan.swept_keys(arguments)) & set(BOOKKEEPING_KEYS) - {"rerun"}:
             raise ConfigError(f"{key} cannot be swept: one sweep is one parent run in one experiment")
         first = _check_sweep(lambda job: loader.load_sweep_config(master, job), axes)
         if sweep_plan.is_search(master):
@@ -115,8 +116,9 @@ def _is_plain_value(override: Override, cfg: DictConfig) -> bool:
     """`lr=0.1`: sets an existing leaf (no group choice, no `+`/`~`, no package)."""
     if override.is_add() or override.is_delete() or override.is_force_add() or override.package is not None:
         return False
-    node = OmegaConf.select(cfg, override.key_or_group, default=None)
-    return node is not None and not OmegaConf.is_config(node)
+    absent = object()  # a leaf may hold None (`rerun`): still a leaf
+    node = OmegaConf.select(cfg, override.key_or_group, default=absent)
+    return node is not absent and not OmegaConf.is_config(node)
 
 
 def _with_value(typed: DictConfig, override: Override) -> DictConfig:

@@ -37,7 +37,13 @@ BOOKKEEPING_KEYS = (
     "model_name",
     "store_timeout",
     "store_patience",
+    "rerun",
+    "rerun_code",
 )
+
+# Keys that ask the command for something (train a stored run again) and say nothing of a run's
+# settings: not params (harness.rerun).
+COMMAND_KEYS = ("rerun", "rerun_code")
 
 
 def register_schema() -> None:
@@ -86,6 +92,8 @@ def run_params(task: dict[str, Any], choices: dict[str, str]) -> dict[str, Any]:
     its `_target_`/`_partial_` or the top-level values it takes (`optimizer.lr` is `lr`)."""
     params = {}
     for key, value in task.items():
+        if key in COMMAND_KEYS:
+            continue
         if key in GROUPS:
             params[key] = choices.get(key) or value.get("name")
             own = {k: v for k, v in value.items() if not k.startswith("_") and k != "name" and k not in task}

@@ -99,6 +99,7 @@ RULES = {
         Rule("store_timeout", "a number of seconds > 0", _positive),
         Rule("store_patience", "a number of seconds >= 0", _non_negative),
         Rule("log_every_n_steps", "an integer >= 1", lambda v: v >= 1),
+        Rule("rerun_code", "same or current", lambda v: v in ("same", "current")),
         Rule("register", "true or false", lambda v: isinstance(v, bool)),
         Rule(
             "model_name",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import shlex
 import tempfile
 import traceback
 from pathlib import Path
@@ -36,7 +37,9 @@ from harness.job.signals import (
 )
 from harness.log_routing import root_log_file, route_library_logs
 from harness.process_identity import is_gone
+from harness.rerun.job import Rerun, load_rerun
 from harness.search.trial import link_trial
+from harness.sweep.callbacks import COMMAND
 from harness.sweep_context import SweepContext, current_sweep_id
 from harness.tracking import (
     FAILED,
@@ -99,12 +102,15 @@ def run_job(cfg: DictConfig) -> str:
         quiet_job_console()  # on a terminal, the sweep's bar is the one display
     overrides = list(hydra_cfg.overrides.task)
     job = job_config(cfg, overrides, hydra_cfg.runtime.choices)
-    config, params, digest = job.config, job.params, job.digest
     context = job_context(overrides)
     tracking_uri = context.resolved_tracking_uri()
     tracker = open_store(tracking_uri)
+    rerun = load_rerun(tracker, job.config) if job.config.rerun else None
+    if rerun is not None:  # the stored run's settings, overrides and name
+        job, overrides = rerun.job, rerun.overrides
+    config, params, digest = job.config, job.params, job.digest
     experiment_id = context.experiment_id or tracker.experiment_id(config.experiment)
-    name = run_name(params, context.swept_keys)
+    name = rerun.name if rerun is not None else run_name(params, context.swept_keys)
     if config.resume and (previous := tracker.find_finished(experiment_id, digest, code_version())):
         if context.parent_run_id:  # the sweep counts it as its own, by reference
             tracker.reuse(previous, context.sweep_id, context.parent_run_id)
@@ -122,6 +128,8 @@ def run_job(cfg: DictConfig) -> str:
     trial = link_trial(hydra_cfg, context.sweep_id, tracking_uri, config.steps)
     log.info("start %s (overrides: %s)", name, " ".join(overrides) or "none")
     tags = job_tags(context, overrides, digest) | (trial.tags() if trial else {})
+    if rerun is not None:
+        tags[Tags.RERUN_OF] = rerun.original_id
     patience = config.store_patience
     try:
         run_id = with_patience(lambda: tracker.start_run(experiment_id, name, tags), patience, tracking_uri)
@@ -142,7 +150,11 @@ def run_job(cfg: DictConfig) -> str:
         # alone, `train(config, on_progress)`; under hydra/launcher=vectorized, with the jobs sharing its key
         result = batch_point(shared_key(config), (config, on_progress), train_batch)
         progress.close()
-        with_patience(lambda: record(tracker, run_id, config, result, name, stream), patience, tracking_uri)
+        ending = rerun.outcome(result.losses) if rerun is not None else {}
+        ending[Tags.NOTE] = reproduce_note(run_id, overrides, rerun, ending.get(Tags.RERUN_RESULT))
+        with_patience(
+            lambda: record(tracker, run_id, config, result, name, stream, ending), patience, tracking_uri
+        )
     except CredentialsRefused as refused:
         progress.close()
         keep_locally(run_id, result.losses if result is not None else stream.losses, str(refused), name)
@@ -151,7 +163,7 @@ def run_job(cfg: DictConfig) -> str:
         progress.close()
         # Hydra keeps the exception until the sweep ends: free the training's arrays its frames hold
         traceback.clear_frames(error.__traceback__)
-        end_stopped_run(tracker, run_id, stream, error, name)
+        end_stopped_run(tracker, run_id, stream, error, name, reproduce_note(run_id, overrides, rerun))
         if stopped_by_slurm(error):  # SLURM stopped this job alone: the sweep goes on and reports it
             return run_id
         raise
@@ -195,17 +207,43 @@ def with_patience(action, patience: float, tracking_uri: str):
         raise StoreAccessError(explain(error, tracking_uri)) from error  # one line, on the run if it can
 
 
+def reproduce_note(
+    run_id: str, overrides: list[str], rerun: Rerun | None = None, result: str | None = None
+) -> str:
+    """The run's description (Markdown): the command that trains it again and compares, and the
+    override command line with the same settings; for a rerun, what it was a rerun of and how it compared."""
+    lines = []
+    if rerun is not None:
+        lines += [f"Rerun of run `{rerun.original_id}`" + (f": {result}." if result else "."), ""]
+    lines += [
+        "Train it again and compare with this run's curve:",
+        "",
+        f"    {COMMAND} rerun={run_id}",
+        "",
+        "The same settings as a command line:",
+        "",
+        f"    {shlex.join([*COMMAND.split(), *overrides])}",
+    ]
+    return "\n".join(lines)
+
+
 def record(
-    tracker: Tracker, run_id: str, config: Config, result: TrainResult, name: str, stream: LossStream
+    tracker: Tracker,
+    run_id: str,
+    config: Config,
+    result: TrainResult,
+    name: str,
+    stream: LossStream,
+    tags: dict[str, str] | None = None,
 ) -> None:
     """Send the rest of the run's records in three round trips: the curve's last points, the metrics
-    and tags in one batch, the artifacts in one call, then the status: FINISHED, FAILED if it diverged,
-    KILLED if its `on_progress` stopped it (a search's pruner)."""
-    failure, status = {}, FINISHED
+    and tags (`tags` too) in one batch, the artifacts in one call, then the status: FINISHED, FAILED if
+    it diverged, KILLED if its `on_progress` stopped it (a search's pruner)."""
+    failure, status = dict(tags or {}), FINISHED
     if result.diverged:
-        failure, status = failure_tags(result.failure_step, result.failure_reason), FAILED
+        failure, status = failure | failure_tags(result.failure_step, result.failure_reason), FAILED
     elif result.stopped:
-        failure, status = stopped_tags(len(result.losses), result.stop_reason), KILLED
+        failure, status = failure | stopped_tags(len(result.losses), result.stop_reason), KILLED
     stream.finish(result_metrics(result), failure)
     with tempfile.TemporaryDirectory(prefix="harness-") as directory:
         write_artifacts(result, config, name, Path(directory))
@@ -214,7 +252,7 @@ def record(
 
 
 def end_stopped_run(
-    tracker: Tracker, run_id: str, stream: LossStream, error: BaseException, name: str
+    tracker: Tracker, run_id: str, stream: LossStream, error: BaseException, name: str, note: str = ""
 ) -> None:
     """End a run its job could not finish: KILLED on Ctrl-C or SIGTERM (on SLURM: its time limit or
     scancel), else FAILED; keep the curve so far."""
@@ -226,7 +264,7 @@ def end_stopped_run(
         reason = slurm_stops.stop_reason(error.signum)
     try:
         with no_interruptions():  # a second Ctrl-C or SIGTERM must not cut the run's ending short
-            stream.finish(tags=failure_tags(len(stream.losses), reason))
+            stream.finish(tags=failure_tags(len(stream.losses), reason) | ({Tags.NOTE: note} if note else {}))
             with tempfile.TemporaryDirectory(prefix="harness-") as directory:
                 tracker.log_artifacts(run_id, write_curve(stream.losses, Path(directory)).parent)
             tracker.end(run_id, KILLED if interrupted else FAILED)

@@ -160,6 +160,10 @@ class MlflowSweepCallback(Callback):
         arguments = sweep_plan.sweep_arguments(config)
         keys = sweep_plan.sweep_keys(config, arguments)
         tracker = open_store(tracking_uri)
+        if keys == ["rerun"]:  # a rerun of stored runs: their sweep's keys name its jobs and settings
+            from harness.rerun.command_line import stored_swept_keys
+
+            keys = stored_swept_keys(tracker, arguments)
         experiment_id = tracker.experiment_id(config.experiment)
         context = SweepContext(current_sweep_id(), experiment_id, None, keys, tracking_uri)
         jobs = sweep_plan.planned_jobs(config, arguments)
@@ -220,7 +224,8 @@ def sweep_description(
         space = ", ".join(f"{key}={values[key][0]}" if key in values else key for key in searched)
         return f"Search `{sweep_id}`: up to {jobs} jobs over {space or 'no key'}.\n\n    {command}"
     swept = ", ".join(f"{key} ({len(shown)} values)" for key, shown in values.items() if len(shown) > 1)
-    return f"Sweep `{sweep_id}`: {jobs} jobs over {swept or 'no key'}.\n\n    {command}"
+    again = f"Train every job again and compare with its curve:\n\n    {COMMAND} rerun={sweep_id}"
+    return f"Sweep `{sweep_id}`: {jobs} jobs over {swept or 'no key'}.\n\n    {command}\n\n{again}"
 
 
 def write_report(experiment: str, sweep_id: str, tracking_uri: str) -> None:

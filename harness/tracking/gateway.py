@@ -262,11 +262,47 @@ class Tracker:
     def run(self, run_id: str) -> Run:
         return self.client.get_run(run_id)
 
+    def find_run(self, run_id: str) -> Run | None:
+        """The run `run_id`, or None when the store has none by that id (or only a deleted one)."""
+        try:
+            run = self.client.get_run(run_id)
+        except MlflowException as error:
+            if error.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+                return None
+            raise
+        return run if run.info.lifecycle_stage == "active" else None
+
+    def runs_in_any_experiment(self, filter_string: str) -> list[Run]:
+        """Every active run of every experiment matching the filter, oldest first."""
+        experiments = [experiment.experiment_id for experiment in self.client.search_experiments()]
+        runs, page_token = [], None
+        while experiments:
+            page = self.client.search_runs(
+                experiments, filter_string, order_by=["attributes.start_time ASC"],
+                max_results=1000, page_token=page_token,
+            )  # fmt: skip
+            runs += page
+            page_token = page.token
+            if not page_token:
+                break
+        return runs
+
+    def artifact_names(self, artifact_root: str) -> set[str]:
+        """The paths at the top of a run's artifacts, by its artifact root (`Run.info.artifact_uri`)."""
+        return {info.path for info in get_artifact_repository(artifact_root).list_artifacts()}
+
     def metric_history(self, run_id: str, key: str) -> list[Metric]:
         return self.client.get_metric_history(run_id, key)
 
     def download_artifact(self, run_id: str, path: str, into: Path) -> Path:
         return Path(self.client.download_artifacts(run_id, path, str(into)))
+
+    def download_from(self, artifact_root: str, path: str, into: Path) -> Path:
+        """The artifact `path` under a run's artifact root (`Run.info.artifact_uri`): no run looked up."""
+        uri = f"{artifact_root.rstrip('/')}/{path}"
+        return Path(
+            mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(into), tracking_uri=self.uri)
+        )
 
     def read_npz(
         self, artifact_uris: dict[str, str], path: str, damaged: dict[str, str] | None = None

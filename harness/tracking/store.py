@@ -36,6 +36,9 @@ class Tags:
     OPTUNA_STUDY = "optuna_study"  # a search's parent run and every trial's run
     OPTUNA_TRIAL = "optuna_trial"  # the trial's number in its study
     PRUNED_AT_STEP = "pruned_at_step"  # a trial's run the pruner stopped (ended KILLED)
+    RERUN_OF = "rerun_of"  # a run trained again from a stored run's config (harness.rerun): that run's id
+    RERUN_IDENTICAL = "rerun_identical"  # "true" when its loss curve equals the stored one bit for bit
+    RERUN_RESULT = "rerun_result"  # the comparison, one line
 
     ROLE_SWEEP = "sweep"
     ROLE_JOB = "job"

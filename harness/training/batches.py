@@ -18,6 +18,7 @@ from harness.training.loop import PER_RUN_OPTIMIZER_KEYS, ProgressCallback, Trai
 # optimizer's per-run hyperparameters, and what only says how a run is recorded.
 PER_RUN_KEYS = frozenset(
     {"seed", "lr", "betas", "weight_decay", "experiment", "resume", "report", "log_every_n_steps"}
+    | {"rerun", "rerun_code"}
 )
 
 # The most bytes a batch's flat parameter array may take. An optimizer step reads and writes that

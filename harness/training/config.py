@@ -49,6 +49,9 @@ class Config:
     log_every_n_steps: int = 10
     register: bool = True  # at the end of a sweep, the best run's network as a registered MLflow model
     model_name: str = "autograd-mlp"  # ... under this name in the Model Registry
+    # `rerun=<run id or sweep id>`: train those stored runs again and compare their curves (harness.rerun)
+    rerun: str | None = None
+    rerun_code: str = "same"  # "current": rerun even when the working tree's code is not the run's
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> Config:

@@ -12,7 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from mlflow.tracking import MlflowClient
+from omegaconf import open_dict
 
 from harness.checks.schema import CONF_DIR
 from harness.services.mlflow_server import MlflowServer
@@ -33,6 +36,24 @@ def compose_config():
             return compose(config_name="config", overrides=list(overrides), return_hydra_config=True)
 
     return _compose
+
+
+@pytest.fixture
+def job_config(compose_config, store_dir, monkeypatch):
+    """`job_config(*overrides, multirun=False)`: a composed job config, set as Hydra's current one, for
+    a job run in this process (`run_job`) into `store_dir`'s store, with `store_dir` as working directory."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store_dir / 'mlflow.db'}")
+    monkeypatch.chdir(store_dir)
+
+    def _config(*overrides: str, multirun: bool = False):
+        cfg = compose_config(*overrides, f"hydra.sweep.dir={store_dir / 'multirun'}")
+        if multirun:
+            with open_dict(cfg):
+                cfg.hydra.mode = RunMode.MULTIRUN
+        HydraConfig.instance().set_config(cfg)
+        return cfg
+
+    return _config
 
 
 @dataclass

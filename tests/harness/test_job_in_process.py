@@ -4,31 +4,9 @@ what only a process shows: signals, exit codes, parallel writers."""
 
 from __future__ import annotations
 
-import pytest
-from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
-from omegaconf import open_dict
-
 from harness.job.job import run_job
 from harness.sweep.callbacks import MlflowSweepCallback
 from harness.tracking import FAILED, FINISHED, Tags
-
-
-@pytest.fixture
-def job_config(compose_config, store_dir, monkeypatch):
-    """`job_config(*overrides, multirun=False)`: a composed job config, set as Hydra's current one."""
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store_dir / 'mlflow.db'}")
-    monkeypatch.chdir(store_dir)
-
-    def _config(*overrides: str, multirun: bool = False):
-        cfg = compose_config(*overrides, f"hydra.sweep.dir={store_dir / 'multirun'}")
-        if multirun:
-            with open_dict(cfg):
-                cfg.hydra.mode = RunMode.MULTIRUN
-        HydraConfig.instance().set_config(cfg)
-        return cfg
-
-    return _config
 
 
 def test_a_job_is_one_finished_run_named_by_its_overrides(job_config, stored, store_dir):
