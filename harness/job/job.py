@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import gc
 import logging
-import shlex
-import tempfile
 import traceback
-from pathlib import Path
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
@@ -22,42 +19,29 @@ from omegaconf import DictConfig
 
 from harness.checks.job_config import job_config
 from harness.checks.sweep_plan import run_name, set_keys
-from harness.job import slurm_stops
-from harness.job.artifacts import result_metrics, write_artifacts, write_curve
 from harness.job.console import quiet_job_console
 from harness.job.progress import StepProgress
-from harness.job.provenance import code_version, run_tags
-from harness.job.refused import SweepRefused, leave_note
+from harness.job.records import end_stopped_run, log_end, record, reproduce_note
+from harness.job.refused import SweepRefused, keep_locally
 from harness.job.signals import (
-    Terminated,
-    no_interruptions,
     raise_on_sigterm,
     refuse_if_terminated,
     stopped_by_slurm,
 )
 from harness.log_routing import root_log_file, route_library_logs
 from harness.process_identity import is_gone
-from harness.rerun.job import Rerun, load_rerun
+from harness.provenance import code_version, run_tags
+from harness.rerun.job import load_rerun
 from harness.search.trial import link_trial
-from harness.sweep.callbacks import COMMAND
 from harness.sweep_context import SweepContext, current_sweep_id
 from harness.tracking import (
-    FAILED,
-    FINISHED,
-    INTERRUPTED,
-    KILLED,
-    TERMINATED,
     CredentialsRefused,
     LossStream,
-    StoreAccessError,
     Tags,
     Tracker,
-    explain,
-    is_refusal,
     open_store,
-    retrying_until,
-    scrub_text,
     where_to_look,
+    with_patience,
 )
 from harness.training.batches import shared_key, train_many
 from harness.training.config import Config
@@ -65,7 +49,6 @@ from harness.training.loop import TrainResult
 from hydra_plugins.hydra_vectorized_launcher import batch_point
 
 log = logging.getLogger("harness")
-RETRY_SECONDS = 3.0  # between tries of a store that went away
 
 
 def job_context(overrides: list[str]) -> SweepContext:
@@ -78,15 +61,6 @@ def job_context(overrides: list[str]) -> SweepContext:
     return SweepContext(
         current_sweep_id(), experiment_id=None, parent_run_id=None, swept_keys=set_keys(overrides)
     )
-
-
-def failure_tags(step: int, reason: str) -> dict[str, str]:
-    return {Tags.FAILURE_STEP: str(step), Tags.FAILURE_REASON: scrub_text(reason)[:500]}
-
-
-def stopped_tags(steps_done: int, reason: str) -> dict[str, str]:
-    """A run its `on_progress` stopped early: only a search's pruner does (`harness.search.trial`)."""
-    return failure_tags(steps_done, reason) | {Tags.PRUNED_AT_STEP: str(steps_done)}
 
 
 def run_job(cfg: DictConfig) -> str:
@@ -147,20 +121,18 @@ def run_job(cfg: DictConfig) -> str:
 
     result = None
     try:
-        # alone, `train(config, on_progress)`; under hydra/launcher=vectorized, with the jobs sharing its key
-        result = batch_point(shared_key(config), (config, on_progress), train_batch)
-        progress.close()
+        with progress:  # closed before the job's next line reaches the terminal
+            # alone `train(config, on_progress)`; under hydra/launcher=vectorized, with the jobs of its key
+            result = batch_point(shared_key(config), (config, on_progress), train_batch)
         ending = rerun.outcome(result.losses) if rerun is not None else {}
         ending[Tags.NOTE] = reproduce_note(run_id, overrides, rerun, ending.get(Tags.RERUN_RESULT))
         with_patience(
             lambda: record(tracker, run_id, config, result, name, stream, ending), patience, tracking_uri
         )
     except CredentialsRefused as refused:
-        progress.close()
         keep_locally(run_id, result.losses if result is not None else stream.losses, str(refused), name)
         raise SweepRefused(str(refused)) from None
     except BaseException as error:
-        progress.close()
         # Hydra keeps the exception until the sweep ends: free the training's arrays its frames hold
         traceback.clear_frames(error.__traceback__)
         end_stopped_run(tracker, run_id, stream, error, name, reproduce_note(run_id, overrides, rerun))
@@ -189,117 +161,3 @@ def job_tags(context: SweepContext, overrides: list[str], digest: str) -> dict[s
     if context.parent_run_id:
         tags[Tags.PARENT_RUN_ID] = context.parent_run_id
     return tags
-
-
-def with_patience(action, patience: float, tracking_uri: str):
-    """`action()`, tried again every few seconds for `patience` seconds while the store fails it:
-    a tracking server restarting during a sweep loses none of a job's data."""
-
-    def warn(tried) -> None:  # tenacity's state of the try that failed
-        line = explain(tried.outcome.exception(), tracking_uri)
-        log.warning("%s; trying again for up to %.0f s", line, patience - tried.seconds_since_start)
-
-    try:  # 401, 403 are not asked again: the server would say the same
-        return retrying_until(patience, RETRY_SECONDS, lambda error: not is_refusal(error), warn)(action)
-    except Exception as error:
-        if is_refusal(error):
-            raise CredentialsRefused(explain(error, tracking_uri)) from error
-        raise StoreAccessError(explain(error, tracking_uri)) from error  # one line, on the run if it can
-
-
-def reproduce_note(
-    run_id: str, overrides: list[str], rerun: Rerun | None = None, result: str | None = None
-) -> str:
-    """The run's description (Markdown): the command that trains it again and compares, and the
-    override command line with the same settings; for a rerun, what it was a rerun of and how it compared."""
-    lines = []
-    if rerun is not None:
-        lines += [f"Rerun of run `{rerun.original_id}`" + (f": {result}." if result else "."), ""]
-    lines += [
-        "Train it again and compare with this run's curve:",
-        "",
-        f"    {COMMAND} rerun={run_id}",
-        "",
-        "The same settings as a command line:",
-        "",
-        f"    {shlex.join([*COMMAND.split(), *overrides])}",
-    ]
-    return "\n".join(lines)
-
-
-def record(
-    tracker: Tracker,
-    run_id: str,
-    config: Config,
-    result: TrainResult,
-    name: str,
-    stream: LossStream,
-    tags: dict[str, str] | None = None,
-) -> None:
-    """Send the rest of the run's records in three round trips: the curve's last points, the metrics
-    and tags (`tags` too) in one batch, the artifacts in one call, then the status: FINISHED, FAILED if
-    it diverged, KILLED if its `on_progress` stopped it (a search's pruner)."""
-    failure, status = dict(tags or {}), FINISHED
-    if result.diverged:
-        failure, status = failure | failure_tags(result.failure_step, result.failure_reason), FAILED
-    elif result.stopped:
-        failure, status = failure | stopped_tags(len(result.losses), result.stop_reason), KILLED
-    stream.finish(result_metrics(result), failure)
-    with tempfile.TemporaryDirectory(prefix="harness-") as directory:
-        write_artifacts(result, config, name, Path(directory))
-        tracker.log_artifacts(run_id, Path(directory))
-    tracker.end(run_id, status)
-
-
-def end_stopped_run(
-    tracker: Tracker, run_id: str, stream: LossStream, error: BaseException, name: str, note: str = ""
-) -> None:
-    """End a run its job could not finish: KILLED on Ctrl-C or SIGTERM (on SLURM: its time limit or
-    scancel), else FAILED; keep the curve so far."""
-    interrupted = isinstance(error, KeyboardInterrupt)
-    reason = f"{type(error).__name__}: {error}"
-    if interrupted:
-        reason = TERMINATED if isinstance(error, Terminated) else INTERRUPTED
-    if stopped_by_slurm(error):  # its time limit, or scancel
-        reason = slurm_stops.stop_reason(error.signum)
-    try:
-        with no_interruptions():  # a second Ctrl-C or SIGTERM must not cut the run's ending short
-            stream.finish(tags=failure_tags(len(stream.losses), reason) | ({Tags.NOTE: note} if note else {}))
-            with tempfile.TemporaryDirectory(prefix="harness-") as directory:
-                tracker.log_artifacts(run_id, write_curve(stream.losses, Path(directory)).parent)
-            tracker.end(run_id, KILLED if interrupted else FAILED)
-    except Exception as store_error:  # keep the job's own error; say why the run may stay RUNNING
-        log.error("could not end run %s: %s", run_id, explain(store_error, tracker.tracking_uri))
-    log.error(
-        "end %s: %s, run %s", name, f"KILLED ({reason})" if interrupted else f"FAILED ({reason})", run_id
-    )
-
-
-def keep_locally(run_id: str, losses, reason: str, name: str) -> None:
-    """The store refuses this user: the curve goes to the job's folder, and a note says the run is to
-    end KILLED with `reason` (the next command that may use the store ends it; harness.sweep.stale)."""
-    curve = write_curve(losses, Path(HydraConfig.get().runtime.output_dir))
-    leave_note(run_id, reason, curve)
-    log.info(
-        "end %s: kept in %s (the store refused it); run %s ends KILLED at the next command",
-        name,
-        curve,
-        run_id,
-    )
-
-
-def log_end(name: str, result: TrainResult, run_id: str) -> None:
-    if result.stopped:
-        steps_done = len(result.losses)
-        log.info("end %s: KILLED at step %d, %s, run %s", name, steps_done, result.stop_reason, run_id)
-        return
-    if result.diverged:
-        log.warning(
-            "end %s: FAILED, diverged at step %d (%s), run %s",
-            name, result.failure_step, result.failure_reason, run_id,
-        )  # fmt: skip
-        return
-    log.info(
-        "end %s: FINISHED final_loss=%.4g eval_mse=%.4g in %.2f s, run %s",
-        name, result.final_loss, result.eval_mse, result.train_seconds, run_id,
-    )  # fmt: skip

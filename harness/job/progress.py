@@ -34,6 +34,12 @@ class StepProgress:
             self.last_loss_shown = time.monotonic()
         self.bar.update(step + 1 - self.bar.n)
 
+    def __enter__(self) -> StepProgress:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()

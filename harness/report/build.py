@@ -47,12 +47,12 @@ from harness.analysis.summary import (
     one_seed_per_setting,
     summarize,
 )
+from harness.provenance import rerun_command
 from harness.report.search import SEARCH_FIGURE_TEXTS, SearchFacts, search_figures, search_of
 from harness.report.verdict import verdict
 from harness.tracking import FINISHED, DamagedArtifact, open_store, scrub_text
 
 ARTIFACT_DIR = "report"
-RERUN_COMMAND = "python -m harness.run rerun="  # + a run id: retrains that run and checks it is identical
 
 
 def figure_texts(one_seed: bool) -> dict[str, tuple[str, str]]:
@@ -217,7 +217,7 @@ def reproduce_commands(runs: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFram
     rows = []
     for _, row in summary.iterrows():
         run_id = row["best_run_id"] if isinstance(row["best_run_id"], str) else first[row["setting"]]
-        rows.append({"setting": row["setting"], "command": f"{RERUN_COMMAND}{run_id}"})
+        rows.append({"setting": row["setting"], "command": rerun_command(run_id)})
     return pd.DataFrame(rows, columns=["setting", "command"])
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.job.provenance import provenance_tags
+from harness.provenance import provenance_tags
 from harness.tracking import Tags
 
 # What computes the numbers: a rerun with another of these is refused unless `rerun_code=current`.

@@ -23,8 +23,8 @@ from omegaconf import DictConfig
 
 from harness.checks import sweep_plan
 from harness.job.console import restore_console, set_active_progress
-from harness.job.provenance import run_tags
 from harness.log_routing import route_library_logs
+from harness.provenance import COMMAND, rerun_command, run_tags
 from harness.sweep.progress import SweepProgress
 from harness.sweep_context import SweepContext, current_sweep_id
 from harness.tracking import (
@@ -36,8 +36,6 @@ from harness.tracking import (
     run_page_url,
     where_to_look,
 )
-
-COMMAND = "python -m harness.run"
 
 log = logging.getLogger("harness")
 SWEEP_LOG = "sweep.log"  # in the sweep's directory: what the libraries said in the launching process
@@ -224,7 +222,7 @@ def sweep_description(
         space = ", ".join(f"{key}={values[key][0]}" if key in values else key for key in searched)
         return f"Search `{sweep_id}`: up to {jobs} jobs over {space or 'no key'}.\n\n    {command}"
     swept = ", ".join(f"{key} ({len(shown)} values)" for key, shown in values.items() if len(shown) > 1)
-    again = f"Train every job again and compare with its curve:\n\n    {COMMAND} rerun={sweep_id}"
+    again = f"Train every job again and compare with its curve:\n\n    {rerun_command(sweep_id)}"
     return f"Sweep `{sweep_id}`: {jobs} jobs over {swept or 'no key'}.\n\n    {command}\n\n{again}"
 
 

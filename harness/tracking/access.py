@@ -13,11 +13,14 @@ import time
 from collections.abc import Callable
 from contextlib import contextmanager
 
-from harness.tracking.faults import StoreAccessError, explain
+from harness.tracking.faults import CredentialsRefused, StoreAccessError, explain, is_refusal
 from harness.tracking.gateway import open_store
+
+log = logging.getLogger("harness")
 
 DEFAULT_STORE_TIMEOUT = 10.0  # seconds to reach the store before anything runs
 RETRY_SECONDS = 0.5  # between tries of a server that is not there (yet)
+PATIENCE_RETRY_SECONDS = 3.0  # between tries of a store that went away during a sweep
 # Each HTTP call of a running sweep: a server that is gone is retried ~10 s, not ~4 minutes (MLflow's
 # defaults); a job then keeps its data in memory and tries again (harness.job.job, `store_patience`).
 SWEEP_HTTP_SETTINGS = {
@@ -115,3 +118,21 @@ def check_access(
         line = explain(error, tracking_uri)
         waited = f" (waited {timeout:g} s: store_timeout=SECONDS)" if line.startswith("cannot reach") else ""
         raise StoreAccessError(line + waited) from None
+
+
+def with_patience(action, patience: float, tracking_uri: str):
+    """`action()`, tried again every few seconds for `patience` seconds while the store fails it:
+    a tracking server restarting during a sweep loses none of a job's data."""
+
+    def warn(tried) -> None:  # tenacity's state of the try that failed
+        line = explain(tried.outcome.exception(), tracking_uri)
+        log.warning("%s; trying again for up to %.0f s", line, patience - tried.seconds_since_start)
+
+    try:  # 401, 403 are not asked again: the server would say the same
+        return retrying_until(patience, PATIENCE_RETRY_SECONDS, lambda error: not is_refusal(error), warn)(
+            action
+        )
+    except Exception as error:
+        if is_refusal(error):
+            raise CredentialsRefused(explain(error, tracking_uri)) from error
+        raise StoreAccessError(explain(error, tracking_uri)) from error  # one line, on the run if it can

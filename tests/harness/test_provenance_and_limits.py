@@ -9,7 +9,7 @@ import pytest
 
 from harness.checks.preflight import plan_command_line
 from harness.checks.validation import ConfigError
-from harness.job.provenance import diff_hash, provenance_tags
+from harness.provenance import diff_hash, provenance_tags
 from tests.harness.conftest import harness_env
 
 

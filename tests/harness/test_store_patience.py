@@ -8,9 +8,8 @@ import logging
 
 import pytest
 
-from harness.job import job
 from harness.services.process import free_port
-from harness.tracking import CredentialsRefused, StoreAccessError, check_access
+from harness.tracking import CredentialsRefused, StoreAccessError, access, check_access
 
 SERVER = "http://127.0.0.1:9"
 
@@ -30,13 +29,13 @@ class FailingStore:
 
 @pytest.fixture
 def quick_retries(monkeypatch):
-    monkeypatch.setattr(job, "RETRY_SECONDS", 0.01)
+    monkeypatch.setattr(access, "PATIENCE_RETRY_SECONDS", 0.01)
 
 
 def test_a_store_that_comes_back_within_the_patience_loses_nothing(quick_retries, caplog):
     store = FailingStore(ConnectionError("connection refused"), failures=2)
-    with caplog.at_level(logging.WARNING, logger=job.log.name):
-        assert job.with_patience(store, patience=60, tracking_uri=SERVER) == "answered"
+    with caplog.at_level(logging.WARNING, logger=access.log.name):
+        assert access.with_patience(store, patience=60, tracking_uri=SERVER) == "answered"
     assert store.calls == 3
     warnings = [record.getMessage() for record in caplog.records]
     assert len(warnings) == 2
@@ -47,7 +46,7 @@ def test_a_store_that_comes_back_within_the_patience_loses_nothing(quick_retries
 def test_a_store_that_stays_away_past_the_patience_is_one_line(quick_retries):
     store = FailingStore(ConnectionError("connection refused"), failures=10**9)
     with pytest.raises(StoreAccessError) as failed:
-        job.with_patience(store, patience=0.1, tracking_uri=SERVER)
+        access.with_patience(store, patience=0.1, tracking_uri=SERVER)
     assert store.calls >= 2 and not isinstance(failed.value, CredentialsRefused)
     assert str(failed.value).startswith(f"cannot reach the tracking server {SERVER}")
 
@@ -55,7 +54,7 @@ def test_a_store_that_stays_away_past_the_patience_is_one_line(quick_retries):
 def test_a_refused_password_is_not_asked_again(quick_retries):
     store = FailingStore(RuntimeError("API request failed with error code 401 != 200"), failures=10**9)
     with pytest.raises(CredentialsRefused) as refused:
-        job.with_patience(store, patience=60, tracking_uri=SERVER)
+        access.with_patience(store, patience=60, tracking_uri=SERVER)
     assert store.calls == 1
     assert str(refused.value).startswith("not authenticated")
 
@@ -63,7 +62,7 @@ def test_a_refused_password_is_not_asked_again(quick_retries):
 def test_ctrl_c_while_the_store_is_asked_is_not_retried(quick_retries):
     store = FailingStore(KeyboardInterrupt(), failures=10**9)
     with pytest.raises(KeyboardInterrupt):
-        job.with_patience(store, patience=60, tracking_uri=SERVER)
+        access.with_patience(store, patience=60, tracking_uri=SERVER)
     assert store.calls == 1
 
 

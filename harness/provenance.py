@@ -20,6 +20,12 @@ from harness.sweep_context import SweepContext
 from harness.tracking import Tags
 
 PACKAGES = ("numpy", "mlflow", "hydra-core")
+COMMAND = "python -m harness.run"  # what a run's or a sweep's note tells to type
+
+
+def rerun_command(run_or_sweep_id: str) -> str:
+    """The command that trains a stored run (or every job of a sweep) again and compares its curve."""
+    return f"{COMMAND} rerun={run_or_sweep_id}"
 
 
 def _git(*arguments: str, root: Path = REPO_ROOT) -> str | None:
