@@ -36,7 +36,6 @@ from harness.tracking import (  # noqa: E402
     StoreAccessError,
     bound_http_requests,
     check_access,
-    open_store,
     resolve_tracking_uri,
 )
 from hydra_plugins.hydra_vectorized_launcher import on_worker_start, vectorizable  # noqa: E402
@@ -64,6 +63,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         plan = plan_command_line(argv)
         if plan.jobs:  # jobs will run: the store must answer (within store_timeout s) before any does
+            from harness.tracking import open_store  # MLflow: not for --help nor a refused command
+
             bound_http_requests()
             job = plan.first_job
             tracking_uri = resolve_tracking_uri()

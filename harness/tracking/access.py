@@ -13,7 +13,6 @@ import time
 from contextlib import contextmanager
 
 from harness.tracking.faults import StoreAccessError, explain
-from harness.tracking.gateway import open_store
 
 DEFAULT_STORE_TIMEOUT = 10.0  # seconds to reach the store before anything runs
 # Each HTTP call of a running sweep: a server that is gone is retried ~10 s, not ~4 minutes (MLflow's
@@ -71,6 +70,8 @@ def check_access(
 
     With `experiment`, also make sure it exists (created if missing) and is not deleted; its id.
     """
+    from harness.tracking.gateway import open_store  # MLflow: only when a store is to be reached
+
     deadline = time.monotonic() + timeout
     while True:
         try:
