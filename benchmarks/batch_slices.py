@@ -5,7 +5,7 @@ of k runs on the engine's runs axis, per width.
     python benchmarks/batch_slices.py --widths 128 --steps 1000
 
 Prints CPU seconds one after another (`train`), then for each k the CPU time of batches of k
-(`train_batch`) as a ratio to it, and `runs_per_slice` (what `train_many` uses: SLICE_BYTES of
+(`train_runs`) as a ratio to it, and `runs_per_slice` (what `train_many` uses: SLICE_BYTES of
 parameters a batch). Past the L2 cache, a bigger batch is slower per run: the optimizer's passes over
 the flat buffer wait on memory.
 """
@@ -18,8 +18,8 @@ import time
 from hydra import compose, initialize_config_dir
 
 from harness.checks.schema import CONF_DIR, task_config
-from harness.training.batches import runs_per_slice, train_batch
-from harness.training.loop import train
+from harness.training.batches import runs_per_slice
+from harness.training.loop import train, train_runs
 
 LRS = ("3e-4", "1e-3", "3e-3", "1e-2")
 WEIGHT_DECAYS = ("0", "1e-3")
@@ -58,7 +58,7 @@ def main() -> None:
             ratios = []
             for size in args.sizes:
                 batches = [tasks[start : start + size] for start in range(0, len(tasks), size)]
-                seconds = cpu_seconds(lambda: [train_batch(b, [None] * len(b)) for b in batches])  # noqa: B023 (called at once)
+                seconds = cpu_seconds(lambda: [train_runs(b, [None] * len(b)) for b in batches])  # noqa: B023 (called at once)
                 ratios.append(seconds / alone)
             shown = " ".join(f"{ratio:6.2f}" for ratio in ratios)
             print(f"{width:>5} {alone:8.2f} {shown}  {runs_per_slice(tasks[0])}", flush=True)

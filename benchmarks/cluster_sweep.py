@@ -4,8 +4,8 @@ cluster: wall time, overhead per job, and HTTP requests per job against the serv
     python benchmarks/cluster_sweep.py [--jobs 32] [--steps 3000] [--stores sqlite server]
                                        [--launchers joblib slurm]
 
-Starts (through harness.services, in a temporary directory, stopped at the end) one team server
-(PostgreSQL + MLflow with basic auth) and one one-node SLURM cluster, then runs
+Starts (through harness.services and tests/support, in a temporary directory, stopped at the end) one
+team server (PostgreSQL + MLflow with basic auth) and one one-node SLURM cluster, then runs
 `python -m harness.run -m seed=range(N) report=false` once per store and launcher.
 Overhead per job = (wall - total train_seconds the runs recorded) / jobs.
 Requests per job = the server's access-log lines during the sweep / jobs (the sweep's own included).
@@ -25,9 +25,13 @@ from pathlib import Path
 from mlflow.tracking import MlflowClient
 
 from harness.services.process import free_port, traversable
-from harness.services.slurm import SlurmCluster
 from harness.services.team_server import ADMIN, TeamServer, environment_for
 from harness.tracking import DEFAULT_EXPERIMENT, Tags
+
+# The one-node SLURM cluster is test machinery, not part of the installed package: it is imported from
+# the checkout's tests/support, with the checkout's root on the path.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.support.slurm import SlurmCluster  # noqa: E402
 
 LAUNCHERS = {
     "joblib": ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"],

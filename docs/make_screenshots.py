@@ -1,4 +1,5 @@
-"""Make the README's screenshots from a real sweep, along the browser test's walk (harness.browser_tour):
+"""Make the README's screenshots from a real sweep, along the browser test's walk
+(tests/support/browser_tour.py):
 
     python docs/make_screenshots.py            # runs `-m sweeps=betas` in a temporary directory
 
@@ -15,7 +16,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from harness.browser_tour import make_sweep, take_tour
+# The walk is test machinery, not part of the installed package: it is imported from the checkout's
+# tests/support, with the checkout's root on the path (`python docs/make_screenshots.py` from anywhere).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.support.browser_tour import make_sweep, take_tour  # noqa: E402
 
 DOCS = Path(__file__).resolve().parent
 SWEEP = ["sweeps=betas"]

@@ -24,7 +24,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from harness.checks import limits, sweep_plan
-from harness.checks.schema import BOOKKEEPING_KEYS, CONF_DIR, Config, task_config
+from harness.checks.schema import BOOKKEEPING_KEYS, CONF_DIR, Config, resolved
 from harness.checks.validation import ConfigError, explain_hydra_error, validate
 
 # Hydra flags after which no job runs (help, printing the config, shell completion, ...).
@@ -65,7 +65,7 @@ def plan_command_line(argv: list[str]) -> CommandPlan:
                 lambda: loader.load_configuration(config_name, args.overrides, RunMode.RUN), args.overrides
             )
             limits.check_folder("hydra.run.dir", _read(lambda: str(cfg.hydra.run.dir), args.overrides))
-            return CommandPlan(1, task_config(cfg))
+            return CommandPlan(1, resolved(cfg))
         master = _read(
             lambda: loader.load_configuration(config_name, args.overrides, RunMode.MULTIRUN), args.overrides
         )
@@ -84,8 +84,8 @@ def plan_command_line(argv: list[str]) -> CommandPlan:
             raise ConfigError(f"{key} cannot be swept: one sweep is one parent run in one experiment")
         first = _check_sweep(lambda job: loader.load_sweep_config(master, job), axes)
         if sweep_plan.is_search(master):
-            return CommandPlan(sweep_plan.planned_jobs(master, arguments), task_config(first))
-        return CommandPlan(math.prod(len(values) for values in axes.values()), task_config(first))
+            return CommandPlan(sweep_plan.planned_jobs(master, arguments), resolved(first))
+        return CommandPlan(math.prod(len(values) for values in axes.values()), resolved(first))
 
 
 def _check_sweep(compose: Callable[[list[str]], DictConfig], axes: dict[str, list[str]]) -> DictConfig:
@@ -95,7 +95,7 @@ def _check_sweep(compose: Callable[[list[str]], DictConfig], axes: dict[str, lis
     unresolved = OmegaConf.to_container(first, resolve=False)
     unresolved.pop("hydra", None)
     typed_first = OmegaConf.merge(OmegaConf.structured(Config), unresolved)
-    largest = task_config(first)  # the sweep's largest run: each size key at its largest value
+    largest = resolved(first)  # the sweep's largest run: each size key at its largest value
     for key, values in axes.items():
         for value in values[1:]:
             job = [value if k == key else v[0] for k, v in axes.items()]
@@ -104,7 +104,7 @@ def _check_sweep(compose: Callable[[list[str]], DictConfig], axes: dict[str, lis
                 checked = _check(lambda override=override: _with_value(typed_first, override), job)
             else:
                 checked = _check(lambda job=job: compose(job), job)
-            task = task_config(checked)
+            task = resolved(checked)
             largest |= {k: max(largest[k], task[k]) for k in limits.SIZE_KEYS}
     limits.check_memory(largest, [])
     return first
@@ -136,7 +136,7 @@ def _read(load, overrides: list[str]):
 
 def _check(load, overrides: list[str]) -> DictConfig:
     cfg = _read(load, overrides)
-    task = _read(lambda: task_config(cfg), overrides)
+    task = _read(lambda: resolved(cfg), overrides)
     validate(task, overrides)
     limits.check_lengths(task, overrides)
     limits.check_memory(task, overrides)

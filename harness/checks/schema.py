@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +77,15 @@ class Config:
     register: bool = True  # at the end of a sweep, the best run's network as a registered MLflow model
     model_name: str = "autograd-mlp"  # ... under this name in the Model Registry
 
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> Config:
+        """A resolved config's plain data (`task_config`, a run's stored `config.yaml`) as a Config."""
+        return cls(**data | {"init": InitConfig(**data["init"]), "target": TargetConfig(**data["target"])})
+
+    def as_data(self) -> dict[str, Any]:
+        """Plain data, as Hydra resolved it: what is hashed, validated, logged and written."""
+        return asdict(self)
+
 
 def register_schema() -> None:
     ConfigStore.instance().store(name="base_config", node=Config)
@@ -95,10 +104,15 @@ def register_schema() -> None:
 register_schema()
 
 
-def task_config(cfg: DictConfig) -> dict[str, Any]:
-    """The job's resolved config as plain data, without Hydra's own `hydra` node."""
+def resolved(cfg: DictConfig) -> dict[str, Any]:
+    """The job's resolved config as plain data, without Hydra's own `hydra` node: what the checks read."""
     task = {key: cfg[key] for key in cfg if key != "hydra"}
     return OmegaConf.to_container(OmegaConf.create(task), resolve=True)
+
+
+def task_config(cfg: DictConfig) -> Config:
+    """The job's resolved config, typed."""
+    return Config.from_data(resolved(cfg))
 
 
 def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from omegaconf import OmegaConf
 
+from harness.checks.schema import Config
 from harness.curves import CURVE_FILE
 from harness.job.plots import plot_fit, plot_loss
 from harness.tracking import scrub
 from harness.training.loop import TrainResult
 
 
-def write_artifacts(result: TrainResult, task: dict[str, Any], title: str, directory: Path) -> list[Path]:
+def write_artifacts(result: TrainResult, config: Config, title: str, directory: Path) -> list[Path]:
     """`config.yaml`, `graph.dot`, `curve.npz`, `loss.png`; for a finished run also `fit.png`, `fit.npz`,
     `model.npz`."""
     written = [
@@ -23,7 +23,7 @@ def write_artifacts(result: TrainResult, task: dict[str, Any], title: str, direc
         write_curve(result.losses, directory),
         plot_loss(result.losses, directory / "loss.png", title),
     ]
-    written[0].write_text(OmegaConf.to_yaml(OmegaConf.create(scrub(task))))
+    written[0].write_text(OmegaConf.to_yaml(OmegaConf.create(scrub(config.as_data()))))
     written[1].write_text(result.graph_dot)
     if result.completed:
         x, y_pred, y_target = result.eval_x, result.eval_pred, result.eval_target

@@ -20,9 +20,9 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from harness.checks.schema import config_hash, run_params, task_config
+from harness.checks.job_config import job_config
+from harness.checks.schema import Config
 from harness.checks.sweep_plan import run_name, set_keys
-from harness.checks.validation import validate
 from harness.job import slurm_stops
 from harness.job.artifacts import result_metrics, write_artifacts, write_curve
 from harness.job.console import quiet_job_console
@@ -98,21 +98,19 @@ def run_job(cfg: DictConfig) -> str:
     if in_sweep:
         quiet_job_console()  # on a terminal, the sweep's bar is the one display
     overrides = list(hydra_cfg.overrides.task)
-    task = task_config(cfg)
-    validate(task, overrides)
+    job = job_config(cfg, overrides, hydra_cfg.runtime.choices)
+    config, params, digest = job.config, job.params, job.digest
     context = job_context(overrides)
     tracking_uri = context.resolved_tracking_uri()
     tracker = open_store(tracking_uri)
-    experiment_id = context.experiment_id or tracker.experiment_id(task["experiment"])
-    params = run_params(task, HydraConfig.get().runtime.choices)
+    experiment_id = context.experiment_id or tracker.experiment_id(config.experiment)
     name = run_name(params, context.swept_keys)
-    digest = config_hash(task)
-    if task["resume"] and (previous := tracker.find_finished(experiment_id, digest, code_version())):
+    if config.resume and (previous := tracker.find_finished(experiment_id, digest, code_version())):
         if context.parent_run_id:  # the sweep counts it as its own, by reference
             tracker.reuse(previous, context.sweep_id, context.parent_run_id)
         log.info("skip %s: an identical config with the same code already FINISHED in run %s", name, previous)
         return previous
-    if task["resume"] and (running := running_elsewhere(tracker, experiment_id, digest)):
+    if config.resume and (running := running_elsewhere(tracker, experiment_id, digest)):
         if context.parent_run_id:  # counted when it finishes, as a FINISHED one is
             tracker.reuse(running.info.run_id, context.sweep_id, context.parent_run_id)
         log.info(
@@ -121,17 +119,17 @@ def run_job(cfg: DictConfig) -> str:
         )  # fmt: skip
         return running.info.run_id
 
-    trial = link_trial(hydra_cfg, context.sweep_id, tracking_uri, task["steps"])
+    trial = link_trial(hydra_cfg, context.sweep_id, tracking_uri, config.steps)
     log.info("start %s (overrides: %s)", name, " ".join(overrides) or "none")
     tags = job_tags(context, overrides, digest) | (trial.tags() if trial else {})
-    patience = task["store_patience"]
+    patience = config.store_patience
     try:
         run_id = with_patience(lambda: tracker.start_run(experiment_id, name, tags), patience, tracking_uri)
     except CredentialsRefused as refused:
         raise SweepRefused(str(refused)) from None
     # the params go out with the run's first batch of records, one round trip fewer
-    stream = LossStream(tracker, run_id, every=task["log_every_n_steps"], params=params)
-    progress = StepProgress(name, task["steps"], enabled=not in_sweep)  # a sweep shows its own
+    stream = LossStream(tracker, run_id, every=config.log_every_n_steps, params=params)
+    progress = StepProgress(name, config.steps, enabled=not in_sweep)  # a sweep shows its own
 
     def on_progress(step, losses):
         stream.update(losses)
@@ -141,10 +139,10 @@ def run_job(cfg: DictConfig) -> str:
 
     result = None
     try:
-        # alone, `train(task, on_progress)`; under hydra/launcher=vectorized, with the jobs sharing its key
-        result = batch_point(shared_key(task), (task, on_progress), train_batch)
+        # alone, `train(config, on_progress)`; under hydra/launcher=vectorized, with the jobs sharing its key
+        result = batch_point(shared_key(config), (config, on_progress), train_batch)
         progress.close()
-        with_patience(lambda: record(tracker, run_id, task, result, name, stream), patience, tracking_uri)
+        with_patience(lambda: record(tracker, run_id, config, result, name, stream), patience, tracking_uri)
     except CredentialsRefused as refused:
         progress.close()
         keep_locally(run_id, result.losses if result is not None else stream.losses, str(refused), name)
@@ -159,7 +157,7 @@ def run_job(cfg: DictConfig) -> str:
         raise
     log_end(name, result, run_id)
     if context.parent_run_id is None:
-        log.info("stored in experiment '%s': %s", task["experiment"], where_to_look(tracking_uri))
+        log.info("stored in experiment '%s': %s", config.experiment, where_to_look(tracking_uri))
     return run_id
 
 
@@ -169,9 +167,9 @@ def running_elsewhere(tracker: Tracker, experiment_id: str, digest: str):
     return next((run for run in runs if not is_gone(run.data.tags.get(Tags.PROCESS, ""))), None)
 
 
-def train_batch(items: list[tuple[dict, Any]]) -> list[TrainResult]:
-    """The jobs' (task, on_progress) pairs trained as one batch."""
-    return train_many([task for task, _ in items], [on_progress for _, on_progress in items])
+def train_batch(items: list[tuple[Config, Any]]) -> list[TrainResult]:
+    """The jobs' (config, on_progress) pairs trained as one batch."""
+    return train_many([config for config, _ in items], [on_progress for _, on_progress in items])
 
 
 def job_tags(context: SweepContext, overrides: list[str], digest: str) -> dict[str, str]:
@@ -200,7 +198,7 @@ def with_patience(action, patience: float, tracking_uri: str):
 
 
 def record(
-    tracker: Tracker, run_id: str, task: dict, result: TrainResult, name: str, stream: LossStream
+    tracker: Tracker, run_id: str, config: Config, result: TrainResult, name: str, stream: LossStream
 ) -> None:
     """Send the rest of the run's records in three round trips: the curve's last points, the metrics
     and tags in one batch, the artifacts in one call, then the status: FINISHED, FAILED if it diverged,
@@ -212,7 +210,7 @@ def record(
         failure, status = stopped_tags(len(result.losses), result.stop_reason), KILLED
     stream.finish(result_metrics(result), failure)
     with tempfile.TemporaryDirectory(prefix="harness-") as directory:
-        write_artifacts(result, task, name, Path(directory))
+        write_artifacts(result, config, name, Path(directory))
         tracker.log_artifacts(run_id, Path(directory))
     tracker.end(run_id, status)
 

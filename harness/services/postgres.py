@@ -16,16 +16,13 @@ import signal
 from dataclasses import dataclass
 
 from harness.services.process import (
-    ServiceDirectory,
-    ServiceError,
+    Service,
     as_user,
     chown,
     owned_dir,
-    read_pid,
     run,
     run_ok,
     saved_port,
-    stop_pid,
     wait_until,
     which,
 )
@@ -45,20 +42,16 @@ def _bin(program: str) -> str:
 
 
 @dataclass
-class Postgres(ServiceDirectory):
-    def __post_init__(self):
-        super().__post_init__()
-        self.data = self.directory / "data"
-        self.log = self.directory / "postgres.log"
+class Postgres(Service):
+    name = "postgres"
+    # SIGINT is PostgreSQL's fast shutdown: clean, and it does not wait for connected clients to leave
+    # (SIGTERM would, for as long as MLflow's pool is open).
+    stop_signal = signal.SIGINT
+    stop_seconds = 60
+    files = {"data": "data", "pid_file": "data/postmaster.pid"}
 
-    @property
-    def pid(self) -> int | None:
-        return read_pid(self.data / "postmaster.pid")
-
-    def start(self, port: int | None = None, seconds: float = 60) -> int:
-        """Start (initialising the data directory the first time); the postmaster's PID."""
-        if self.pid is not None:
-            return self.pid
+    def _start(self, port: int | None = None, seconds: float = 60) -> None:
+        """Start (initialising the data directory the first time)."""
         owned_dir(self.directory, USER, 0o700)
         password_file = self.directory / "superuser-password"
         if not password_file.exists():
@@ -77,7 +70,6 @@ class Postgres(ServiceDirectory):
             "pg_ctl start", log=self.log, cwd=self.directory)  # fmt: skip
         wait_until(self.is_ready, seconds, "postgres", log=self.log)
         self._require_passwords(password_file.read_text().strip())
-        return self.pid
 
     def _require_passwords(self, password: str) -> None:
         """pg_hba.conf as HBA (a directory initialised with `trust` gets the superuser's password first,
@@ -95,16 +87,6 @@ class Postgres(ServiceDirectory):
             return False
         command = [_bin("pg_isready"), "-q", "-h", str(self.directory), "-p", str(self.port)]
         return run_ok(as_user(USER, command))
-
-    def stop(self, seconds: float = 60) -> None:
-        """Stop by the postmaster's PID with SIGINT, PostgreSQL's fast shutdown: clean, and it does not
-        wait for connected clients to leave (SIGTERM would, for as long as MLflow's pool is open)."""
-        pid = self.pid
-        if pid is None:
-            return
-        stop_pid(pid, seconds, signum=signal.SIGINT)
-        if read_pid(self.data / "postmaster.pid") is not None:
-            raise ServiceError(f"postgres {pid} did not stop; log: {self.log}")
 
     def sql(self, statement: str, database: str = "postgres") -> str:
         """Run one SQL statement as the superuser over the local socket; its output (tuples only)."""

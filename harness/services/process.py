@@ -1,5 +1,6 @@
-"""What every service starter shares: free ports, running a command as a service account, waiting with a
-bound, and stopping a daemon by the PID it wrote.
+"""What every service starter shares (the team server's here, the tests' SLURM cluster in tests/support):
+the `Service` base, free ports, running a command as a service account, waiting with a bound (tenacity),
+and stopping a daemon by the PID it wrote (psutil tells a live process from a gone or zombie one).
 
 Services run as their own accounts (`postgres`, `mysql`, `munge`, `slurm`), which refuse to run as
 root; when this process is root it switches with `runuser -u`, otherwise it runs them as itself.
@@ -7,6 +8,7 @@ root; when this process is root it switches with `runuser -u`, otherwise it runs
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pwd
@@ -14,10 +16,13 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
+
+import psutil
+import tenacity
 
 
 class ServiceError(RuntimeError):
@@ -106,19 +111,20 @@ def spawn(argv: Sequence[str], log: Path, env: dict[str, str] | None = None, cwd
 
 def wait_until(ready: Callable[[], bool], seconds: float, what: str, alive: Callable[[], bool] | None = None,
                log: Path | None = None) -> None:  # fmt: skip
-    """Poll `ready` until it is true; a ServiceError after `seconds`, or at once if `alive` turns false."""
-    deadline = time.monotonic() + seconds
-    pause = 0.05
-    while True:
-        if ready():
-            return
+    """Poll `ready` (every 0.05 s, growing to 0.5 s) until it is true; a ServiceError after `seconds`, or
+    at once if `alive` turns false."""
+    exited = lambda _: alive is not None and not alive()  # noqa: E731
+    try:
+        tenacity.Retrying(
+            retry=tenacity.retry_if_result(lambda done: not done),
+            stop=tenacity.stop_after_delay(seconds) | exited,
+            wait=tenacity.wait_exponential(multiplier=0.05, exp_base=1.5, max=0.5),
+        )(ready)
+    except tenacity.RetryError:
         hint = f"; log: {log}" + _tail(log) if log else ""
-        if alive is not None and not alive():
-            raise ServiceError(f"{what}: the process exited{hint}")
-        if time.monotonic() > deadline:
-            raise ServiceError(f"{what}: not ready after {seconds:.0f} s{hint}")
-        time.sleep(pause)
-        pause = min(pause * 1.5, 0.5)
+        if exited(None):
+            raise ServiceError(f"{what}: the process exited{hint}") from None
+        raise ServiceError(f"{what}: not ready after {seconds:.0f} s{hint}") from None
 
 
 def _tail(log: Path | None, lines: int = 3) -> str:
@@ -138,20 +144,18 @@ def read_pid(pid_file: Path) -> int | None:
 
 
 def is_alive(pid: int) -> bool:
+    """Whether `pid` runs: a zombie does not (and is collected when it is this process's child)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        process = psutil.Process(pid)
+        if process.status() != psutil.STATUS_ZOMBIE:
+            return True
+        with contextlib.suppress(psutil.TimeoutExpired):
+            process.wait(0)
         return False
-    except PermissionError:
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.AccessDenied:
         return True
-    return not _is_zombie(pid)
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except (OSError, IndexError):
-        return False
 
 
 def stop_pid(pid: int | None, seconds: float = 30, group: bool = False, signum: int = signal.SIGTERM) -> None:
@@ -160,29 +164,15 @@ def stop_pid(pid: int | None, seconds: float = 30, group: bool = False, signum: 
     if pid is None or not is_alive(pid):
         return
     send = os.killpg if group else os.kill
+    gone = lambda: not is_alive(pid)  # noqa: E731
     try:
         send(pid, signum)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        reap(pid)
-        if not is_alive(pid):
-            return
-        time.sleep(0.1)
-    try:
+        with contextlib.suppress(ServiceError):
+            return wait_until(gone, seconds, f"process {pid}")
         send(pid, signal.SIGKILL)
     except ProcessLookupError:
         return
-    wait_until(lambda: (reap(pid), not is_alive(pid))[1], 10, f"process {pid} after SIGKILL")
-
-
-def reap(pid: int) -> None:
-    """Collect `pid` if it is our own child that has exited (else it stays a zombie)."""
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
+    wait_until(gone, 10, f"process {pid} after SIGKILL")
 
 
 def which(program: str, *extra_dirs: str) -> str:
@@ -218,16 +208,48 @@ def saved_port(state: StateFile, key: str, wanted: int | None = None) -> int:
 
 
 @dataclass
-class ServiceDirectory:
-    """A daemon kept in a directory of its own, with its state (its port) in `state.json` there, so that
-    a restart finds the same values. Subclasses add their files in `__post_init__` after this one's."""
+class Service:
+    """A daemon kept in a directory of its own: its PID in `<name>.pid` (written by the daemon or by
+    `spawn`), its output in `<name>.log`, its state (its port) in `state.json`, so that a restart finds
+    the same values. A subclass names itself, lists its other files in `files` (attribute: path in the
+    directory) and writes `_start` (start, then wait until ready)."""
 
     directory: Path
+    name: ClassVar[str] = "service"
+    stop_signal: ClassVar[int] = signal.SIGTERM
+    stop_seconds: ClassVar[float] = 30
+    stop_group: ClassVar[bool] = False  # signal the whole process group (a server and its workers)
+    files: ClassVar[dict[str, str]] = {}
 
     def __post_init__(self):
         self.directory = Path(self.directory).resolve()
         self.state = StateFile(self.directory / "state.json")
+        self.pid_file = self.directory / f"{self.name}.pid"
+        self.log = self.directory / f"{self.name}.log"
+        for attribute, path in self.files.items():
+            setattr(self, attribute, self.directory / path)
 
     @property
     def port(self) -> int | None:
         return self.state.read().get("port")
+
+    @property
+    def pid(self) -> int | None:
+        return read_pid(self.pid_file)
+
+    def start(self, *args, **kwargs) -> int:
+        """Start the daemon unless it runs, and wait until it is ready; its PID."""
+        if self.pid is None:
+            self._start(*args, **kwargs)
+        return self.pid
+
+    def _start(self, *args, **kwargs) -> None:
+        raise NotImplementedError
+
+    def stop(self, seconds: float | None = None, signum: int | None = None) -> None:
+        """Stop by PID (`signum`, by default `stop_signal`; SIGKILL after `seconds`, by default
+        `stop_seconds`); a ServiceError if it still runs."""
+        pid = self.pid
+        stop_pid(pid, seconds or self.stop_seconds, group=self.stop_group, signum=signum or self.stop_signal)
+        if self.pid is not None:
+            raise ServiceError(f"{self.name} {pid} did not stop; log: {self.log}")

@@ -74,8 +74,9 @@ class TeamServer:
     def _mlflow(self) -> MlflowServer:
         settings = self.settings.read()
         return MlflowServer(
-            self.directory, settings.get("host", "127.0.0.1"), settings.get("port", DEFAULT_PORT)
-        )
+            self.directory, settings.get("host", "127.0.0.1"), settings.get("port", DEFAULT_PORT),
+            settings.get("backend_store_uri"), self.directory / "artifacts", app_name="basic-auth",
+        )  # fmt: skip
 
     @property
     def url(self) -> str:
@@ -113,19 +114,14 @@ class TeamServer:
         server = self._mlflow()
         if server.pid is None and not settings.get("admin_created"):
             admin_password = env["MLFLOW_AUTH_ADMIN_PASSWORD"] = new_password()
-        artifacts = self.directory / "artifacts"
-        pids["mlflow"] = server.start(
-            settings["backend_store_uri"], artifacts, env=env, app_name="basic-auth"
-        )
+        pids["mlflow"] = server.start(env=env)
         if admin_password is not None:
             self.settings.update(admin_created=True)
             # MLflow made the admin user; a server that kept its password in its environment for life
             # would show it to anyone who reads /proc/<pid>/environ as root, or a core dump: restart bare
             server.stop()
             env.pop("MLFLOW_AUTH_ADMIN_PASSWORD")
-            pids["mlflow"] = server.start(
-                settings["backend_store_uri"], artifacts, env=env, app_name="basic-auth"
-            )
+            pids["mlflow"] = server.start(env=env)
         return Started(server.url, admin_password, pids)
 
     def _make_private(self) -> None:

@@ -65,7 +65,7 @@ MODEL_TRAINING = "custom_model_development"  # the UI's value of EXPERIMENT_KIND
 UI_ADDRESS = "http://127.0.0.1:5000"  # where `mlflow ui` serves by default
 # With its default 4 workers, `mlflow ui` prints "Uvicorn running" ~10 s (35 s on a busy machine) before
 # any worker has loaded MLflow's app, and refuses connections meanwhile; with one worker the line comes
-# once the app answers (measured: the same total wait). The tour (harness.browser_tour) checks it.
+# once the app answers (measured: the same total wait). The tour (tests/support/browser_tour.py) checks it.
 UI_COMMAND = "mlflow ui --workers 1"
 UI_READY = "Uvicorn running"
 

@@ -1,13 +1,13 @@
 """A person's walk through a sweep's results in a real browser: Debian's Chromium, driven by
-Playwright, on a real `mlflow ui` and the real report page. `harness.browser_tour` is the walk; the
+Playwright, on a real `mlflow ui` and the real report page. `tests.support.browser_tour` is the walk; the
 README's screenshots come from the same walk (docs/make_screenshots.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from harness.browser_tour import COLUMNS, GENAI, MODEL_NAME, MODEL_TRAINING, make_sweep, take_tour
 from harness.tracking import UI_ADDRESS, run_page_url, runs_table_url
+from tests.support.browser_tour import COLUMNS, GENAI, MODEL_NAME, MODEL_TRAINING, make_sweep, take_tour
 
 pytestmark = pytest.mark.system("chromium")
 

@@ -1,6 +1,6 @@
 """One real team server (PostgreSQL + MLflow with basic auth) and one real SLURM cluster (munged,
 MariaDB, slurmdbd, slurmctld, slurmd) per test session, started on free ports in temporary directories
-by the project's own starters (`python -m harness.server`, `harness.services`), stopped by PID at the
+by the project's own starters (`python -m harness.server`, `tests.support.slurm`), stopped by PID at the
 end, with nothing of them left running (asserted). Needs root and the Debian packages of `.ci/run`."""
 
 from __future__ import annotations
@@ -15,11 +15,12 @@ from base64 import b64encode
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
 import pytest
 
 from harness.services.process import free_port, is_alive, traversable
-from harness.services.slurm import SlurmCluster
 from harness.services.team_server import ADMIN, TeamServer
+from tests.support.slurm import SlurmCluster
 
 PASSWORD_LINE = re.compile(r"\(shown once, stored nowhere\): (\S+)")
 
@@ -28,14 +29,11 @@ def processes_mentioning(text: str) -> list[str]:
     """Live processes (but this one) whose command line or environment contains `text` (a service's
     directory: daemons name it in their arguments, SLURM job steps in SLURM_CONF)."""
     found = []
-    for process in Path("/proc").glob("[0-9]*"):
-        try:
-            line = process.joinpath("cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            environ = process.joinpath("environ").read_bytes().decode(errors="replace")
-        except OSError:
-            continue
-        if process.name != str(os.getpid()) and (text in line or text in environ):
-            found.append(f"{process.name}: {line.strip()}")
+    for process in psutil.process_iter(["cmdline", "environ"]):
+        line = " ".join(process.info["cmdline"] or [])
+        environ = process.info["environ"] or {}
+        if process.pid != os.getpid() and (text in line or any(text in value for value in environ.values())):
+            found.append(f"{process.pid}: {line}")
     return found
 
 

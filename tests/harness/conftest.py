@@ -4,12 +4,8 @@ subprocess against a sqlite store in a temporary directory, and readers of what 
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +15,8 @@ from hydra import compose, initialize_config_dir
 from mlflow.tracking import MlflowClient
 
 from harness.checks.schema import CONF_DIR
+from harness.services.mlflow_server import MlflowServer
+from harness.services.process import free_port
 from harness.tracking import DEFAULT_EXPERIMENT, Tags
 
 STEPS = 60  # steps per job in the end-to-end runs: enough for a curve, quick
@@ -163,56 +161,7 @@ def stored():
     return Stored
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class MlflowServer:
-    """A real `mlflow server` on 127.0.0.1, sqlite behind it, that a test may stop and start again
-    (same port, same database)."""
-
-    def __init__(self, directory: Path, port: int | None = None):
-        self.directory, self.port = directory, port or free_port()
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, seconds: float = 240) -> MlflowServer:
-        # No job-execution workers (6 huey processes): the tests need the tracking API only.
-        env = {
-            **os.environ,
-            "MLFLOW_DISABLE_TELEMETRY": "true",
-            "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
-        }
-        env.pop("MLFLOW_TRACKING_URI", None)
-        command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri",
-                   f"sqlite:///{self.directory}/server.db", "--host", "127.0.0.1", "--port", str(self.port),
-                   "--workers", "1"]  # fmt: skip
-        self.process = subprocess.Popen(
-            command, cwd=self.directory, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )  # fmt: skip
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, "mlflow server exited"
-            try:
-                with urllib.request.urlopen(f"{self.url}/health", timeout=2) as response:
-                    if response.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.5)
-        raise AssertionError(f"mlflow server not healthy after {seconds} s")
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, sig)
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+def sqlite_server(directory: Path) -> MlflowServer:
+    """A real `mlflow server` on 127.0.0.1 at a free port, sqlite behind it, that a test may stop and
+    start again (same port, same database). Not started yet."""
+    return MlflowServer(directory, port=free_port(), backend_store_uri=f"sqlite:///{directory}/server.db")

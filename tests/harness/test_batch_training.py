@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.checks.schema import task_config
+from harness.checks.schema import Config, task_config
 from harness.training import batches as batch_training
 from harness.training.batches import parameter_count, runs_per_slice, shared_key, train_many
 from harness.training.loop import StopTraining, train
@@ -93,23 +93,23 @@ def test_a_group_larger_than_a_slice_trains_in_slices_each_run_as_alone(tasks, m
     group = tasks[:4]  # one shared key
     monkeypatch.setattr(batch_training, "SLICE_BYTES", 8 * parameter_count(group[0]) * 3)  # 3 runs
     sizes = []
-    real_train_batch = batch_training.train_batch
+    real_train_runs = batch_training.train_runs
     monkeypatch.setattr(
         batch_training,
-        "train_batch",
-        lambda batch, callbacks: sizes.append(len(batch)) or real_train_batch(batch, callbacks),
+        "train_runs",
+        lambda batch, callbacks: sizes.append(len(batch)) or real_train_runs(batch, callbacks),
     )
     alone = [train(task) for task in group]
 
     batched = train_many(group)
 
-    assert sizes == [3]  # and the fourth alone, through `train`
+    assert sizes == [3, 1]  # the fourth is a batch of one, as `train` trains it
     for index, (one, many) in enumerate(zip(alone, batched, strict=True)):
         np.testing.assert_array_equal(many.losses, one.losses, err_msg=f"task {index}")
 
 
 def test_a_slice_holds_fewer_runs_as_the_network_grows():
-    per_width = [runs_per_slice({"width": width, "depth": 2}) for width in (16, 32, 64, 128, 256)]
+    per_width = [runs_per_slice(Config(width=width, depth=2)) for width in (16, 32, 64, 128, 256)]
     assert per_width == sorted(per_width, reverse=True) and per_width[-1] >= 1
     # width 128, depth 2: 1*128+128 + 128*128+128 + 128+1 parameters
-    assert parameter_count({"width": 128, "depth": 2}) == 16897
+    assert parameter_count(Config(width=128, depth=2)) == 16897

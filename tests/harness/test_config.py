@@ -8,22 +8,21 @@ import numpy as np
 import pytest
 from hydra.core.global_hydra import GlobalHydra
 
-from engine.graph import Parameter
-from engine.nn import INITS
+from engine.nn import INITS, MLP
 from engine.optim import OPTIMIZERS
 from harness.checks import sweep_plan
 from harness.checks.preflight import check_command_line
-from harness.checks.schema import CONF_DIR, SWEEPS_DIR, config_hash, run_params, task_config
-from harness.training.loop import build_optimizer
+from harness.checks.schema import CONF_DIR, SWEEPS_DIR, config_hash, resolved, run_params, task_config
+from harness.training.loop import batched_optimizer
 from harness.training.targets import TARGETS, seed_target
 
 
 def params_of(cfg):
-    return run_params(task_config(cfg), cfg.hydra.runtime.choices)
+    return run_params(resolved(cfg), cfg.hydra.runtime.choices)
 
 
 def test_default_config_is_the_seed_experiment(compose_config):
-    task = task_config(compose_config())
+    task = resolved(compose_config())
     assert task["optimizer"]["_target_"] == "engine.optim.SeedAdamW"
     assert task["init"]["name"] == "seed"
     assert task["target"]["name"] == "seed"
@@ -43,7 +42,7 @@ def test_every_named_group_option_is_a_name_the_code_knows(compose_config, group
     options = {path.stem for path in (CONF_DIR / group).glob("*.yaml")}
     assert options == names
     for option in options:
-        assert task_config(compose_config(f"{group}={option}"))[group]["name"] == option
+        assert getattr(task_config(compose_config(f"{group}={option}")), group).name == option
 
 
 def test_every_optimizer_option_builds_its_class_from_the_values_it_takes(compose_config):
@@ -51,9 +50,9 @@ def test_every_optimizer_option_builds_its_class_from_the_values_it_takes(compos
     assert options == set(OPTIMIZERS)
     for option in options:
         task = task_config(compose_config(f"optimizer={option}", "lr=0.5", "weight_decay=0.25"))
-        built = build_optimizer(task, [Parameter(np.zeros(3), "p")])
+        built = batched_optimizer([task], MLP.stacked(1, [3], 1, [0]).parameters())
         assert type(built) is OPTIMIZERS[option]
-        assert (built.lr, built.weight_decay) == (0.5, 0.25)
+        assert (np.ravel(built.lr).tolist(), np.ravel(built.weight_decay).tolist()) == ([0.5], [0.25])
 
 
 def test_top_level_keys_take_values_as_typed(compose_config):
@@ -72,7 +71,7 @@ def test_top_level_keys_take_values_as_typed(compose_config):
             "target=sine",
         )
     )
-    assert (task["lr"], task["width"], task["depth"], task["steps"], task["batch_size"], task["seed"]) == (
+    assert (task.lr, task.width, task.depth, task.steps, task.batch_size, task.seed) == (
         0.01,
         32,
         3,
@@ -80,8 +79,8 @@ def test_top_level_keys_take_values_as_typed(compose_config):
         4,
         7,
     )
-    assert task["betas"] == [0.9, 0.999] and task["weight_decay"] == 0.0
-    assert (task["optimizer"]["_target_"], task["init"]["name"], task["target"]["name"]) == (
+    assert task.betas == [0.9, 0.999] and task.weight_decay == 0.0
+    assert (task.optimizer["_target_"], task.init.name, task.target.name) == (
         "engine.optim.Adam",
         "kaiming",
         "sine",
@@ -122,12 +121,12 @@ def test_params_name_each_group_by_its_option_and_every_value_once(compose_confi
 
 
 def test_config_hash_ignores_bookkeeping_keys_only(compose_config):
-    base = config_hash(task_config(compose_config()))
+    base = config_hash(resolved(compose_config()))
     assert len(base) == 16 and set(base) <= set("0123456789abcdef")
     for bookkeeping in ("experiment=elsewhere", "resume=true", "report=false"):
-        assert config_hash(task_config(compose_config(bookkeeping))) == base
+        assert config_hash(resolved(compose_config(bookkeeping))) == base
     for change in ("lr=0.01", "optimizer=adam", "seed=1", "betas=[0.9,0.999]"):
-        assert config_hash(task_config(compose_config(change))) != base
+        assert config_hash(resolved(compose_config(change))) != base
 
 
 @pytest.mark.parametrize(

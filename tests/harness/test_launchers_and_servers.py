@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from harness.tracking import Tags
-from tests.harness.conftest import MlflowServer
+from tests.harness.conftest import sqlite_server
 
 pytestmark = pytest.mark.slow
 
@@ -55,9 +55,10 @@ def test_a_named_sweep_runs_by_name_and_the_command_line_narrows_it(run_harness,
 @pytest.fixture(scope="module")
 def mlflow_server(tmp_path_factory):
     """A real `mlflow server` on 127.0.0.1 at a free port, sqlite behind it, stopped after the tests."""
-    server = MlflowServer(tmp_path_factory.mktemp("server"))
+    server = sqlite_server(tmp_path_factory.mktemp("server"))
     try:
-        yield server.start().port
+        server.start(seconds=240)
+        yield server.port
     finally:
         server.stop()
 

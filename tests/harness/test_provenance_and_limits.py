@@ -99,4 +99,3 @@ def test_refused_commands_exit_2_with_one_line_and_write_nothing(tmp_path, argv)
     assert len(done.stderr.strip().splitlines()) == 1 and done.stderr.startswith("error: ")
     assert "hunter2" not in done.stderr
     assert list(tmp_path.iterdir()) == []
-

@@ -12,8 +12,9 @@ import pytest
 from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
 
+from harness.services.process import free_port
 from harness.sweep.callbacks import MlflowSweepCallback
-from tests.harness.conftest import MlflowServer, free_port, harness_command, harness_env
+from tests.harness.conftest import harness_command, harness_env, sqlite_server
 
 pytestmark = pytest.mark.slow
 
@@ -70,7 +71,8 @@ def test_a_parent_run_that_cannot_be_made_stops_the_sweep_before_any_job(tmp_pat
 
 
 def test_a_server_that_goes_away_mid_sweep_and_comes_back_loses_no_data(tmp_path, stored):
-    server = MlflowServer(tmp_path).start()
+    server = sqlite_server(tmp_path)
+    server.start(seconds=240)
     client_dir = tmp_path / "client"
     client_dir.mkdir()
     steps = 1500
@@ -89,9 +91,9 @@ def test_a_server_that_goes_away_mid_sweep_and_comes_back_loses_no_data(tmp_path
         while not any(store.loss_history(run) for run in store.children()):
             assert time.monotonic() < deadline and process.poll() is None
             time.sleep(0.3)
-        server.stop(signal.SIGKILL)  # gone, with no goodbye
+        server.stop(signum=signal.SIGKILL)  # gone, with no goodbye
         time.sleep(4)
-        server.start()
+        server.start(seconds=240)
         output = process.communicate(timeout=300)[0]
     finally:
         if process.poll() is None:

@@ -7,7 +7,7 @@ import pytest
 
 from engine.optim import SGD, Adam, SeedAdamW
 from harness.checks.schema import task_config
-from harness.training.loop import EVAL_X, StopTraining, build_optimizer, train
+from harness.training.loop import EVAL_X, StopTraining, batched_optimizer, train
 
 
 @pytest.fixture
@@ -111,13 +111,14 @@ def test_each_optimizer_gets_the_config_values_it_takes(task, optimizer, cls, ex
     overrides = [f"optimizer={optimizer}", "lr=0.01", "betas=[0.9,0.95]", "weight_decay=0"]
     if optimizer == "sgd":
         overrides.append("optimizer.momentum=0.5")
-    built = build_optimizer(task(*overrides), [_parameter()])
+    built = batched_optimizer([task(*overrides)], _parameters())  # a batch of one run
     assert isinstance(built, cls)
     for name, value in expected.items():
-        assert getattr(built, name) == value
+        assert np.ravel(getattr(built, name)).tolist() == np.ravel(value).tolist()
 
 
-def _parameter():
-    from engine.graph import Parameter
+def _parameters():
+    """A network of one run on the runs axis, as the training loop builds it."""
+    from engine.nn import MLP
 
-    return Parameter(np.zeros(3), "p")
+    return MLP.stacked(1, [3], 1, [0]).parameters()

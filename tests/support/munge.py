@@ -5,41 +5,18 @@ from __future__ import annotations
 
 import subprocess
 from dataclasses import dataclass
-from pathlib import Path
 
-from harness.services.process import (
-    ServiceError,
-    as_user,
-    owned_dir,
-    read_pid,
-    run,
-    run_ok,
-    stop_pid,
-    wait_until,
-    which,
-)
+from harness.services.process import Service, as_user, owned_dir, run, run_ok, wait_until, which
 
 USER = "munge"
 
 
 @dataclass
-class Munge:
-    directory: Path
+class Munge(Service):
+    name = "munged"
+    files = {"socket": "munge.socket", "key": "munge.key"}
 
-    def __post_init__(self):
-        self.directory = Path(self.directory).resolve()
-        self.socket = self.directory / "munge.socket"
-        self.key = self.directory / "munge.key"
-        self.pid_file = self.directory / "munged.pid"
-        self.log = self.directory / "munged.log"
-
-    @property
-    def pid(self) -> int | None:
-        return read_pid(self.pid_file)
-
-    def start(self, seconds: float = 30) -> int:
-        if self.pid is not None:
-            return self.pid
+    def _start(self, seconds: float = 30) -> None:
         # munged refuses a socket directory others can write to; 0755 lets every user reach the socket
         owned_dir(self.directory, USER, 0o755)
         if not self.key.exists():
@@ -49,7 +26,6 @@ class Munge:
                            f"--seed-file={self.directory / 'munged.seed'}"]),
             "munged", log=self.log)  # fmt: skip
         wait_until(self.is_ready, seconds, "munged", log=self.log)
-        return self.pid
 
     def is_ready(self) -> bool:
         """A credential made and decoded through the socket, as SLURM will."""
@@ -57,9 +33,3 @@ class Munge:
         if encode.returncode != 0:
             return False
         return run_ok([which("unmunge"), f"--socket={self.socket}"], input=encode.stdout)
-
-    def stop(self, seconds: float = 30) -> None:
-        pid = self.pid
-        stop_pid(pid, seconds)
-        if self.pid is not None:
-            raise ServiceError(f"munged {pid} did not stop; log: {self.log}")

@@ -11,16 +11,15 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.services.mlflow_server import MlflowServer, is_healthy
+from harness.services.process import free_port
 from harness.tracking import UI_ADDRESS, UI_COMMAND, UI_READY
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's package `chromium` (.ci/run installs it)
@@ -42,12 +41,6 @@ COLUMNS = ["eval_mse", "final_loss", "lr"]  # the runs table's columns worth add
 MODEL_NAME = "model"  # the name the winner's network is logged under (Tracker.log_pyfunc_model)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @dataclass(frozen=True)
 class RunningUI:
     base: str  # http://127.0.0.1:<port>
@@ -57,51 +50,21 @@ class RunningUI:
 @contextlib.contextmanager
 def mlflow_ui(tracking_uri: str, cwd: Path) -> Iterator[RunningUI]:
     """`mlflow ui --workers 1` (the command the runner prints) on the store, on a free port of
-    127.0.0.1, while the block runs. Stopped by its process group's id (it starts a web server beside
-    itself)."""
-    port = free_port()
-    command = [sys.executable, "-m", *UI_COMMAND.split(), "--backend-store-uri", tracking_uri]
-    command += ["--host", "127.0.0.1", "--port", str(port)]
-    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
-    log_path = Path(cwd) / "mlflow-ui.log"
-    log = open(log_path, "w")  # noqa: SIM115 (closed below, after the server)
-    server = subprocess.Popen(
-        command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    base = f"http://127.0.0.1:{port}"
+    127.0.0.1, while the block runs; how long after it printed UI_READY it answered (0 if it answered
+    first)."""
+    ui = MlflowServer(cwd, port=free_port(), backend_store_uri=tracking_uri, command=UI_COMMAND)
+    printed = []
+
+    def answers() -> bool:
+        if not printed and UI_READY in ui.log.read_text(errors="replace"):
+            printed.append(time.monotonic())
+        return is_healthy(ui.url)
+
+    ui.start(seconds=UI_START_SECONDS, ready=answers)
     try:
-        yield RunningUI(base, wait_until_healthy(base, server, log_path))
+        yield RunningUI(ui.url, time.monotonic() - printed[0] if printed else 0.0)
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
-        log.close()
-
-
-def answers(base: str) -> bool:
-    with contextlib.suppress(OSError):
-        with urllib.request.urlopen(f"{base}/health", timeout=5) as answer:
-            return answer.status == 200
-    return False
-
-
-def wait_until_healthy(base: str, server: subprocess.Popen, log_path: Path) -> float:
-    """Wait for the UI to answer; how long after it printed UI_READY it did (0 if it answered first)."""
-    deadline = time.monotonic() + UI_START_SECONDS
-    printed = None
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"mlflow ui exited with code {server.returncode} before answering")
-        if printed is None and UI_READY in log_path.read_text(errors="replace"):
-            printed = time.monotonic()
-        if answers(base):
-            return 0.0 if printed is None else time.monotonic() - printed
-        time.sleep(0.1)
-    raise RuntimeError(f"mlflow ui did not answer {base}/health within {UI_START_SECONDS} s")
+        ui.stop()
 
 
 @contextlib.contextmanager

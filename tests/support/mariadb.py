@@ -9,17 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from harness.services.process import (
-    ServiceDirectory,
-    ServiceError,
+    Service,
     as_user,
     is_alive,
     owned_dir,
-    read_pid,
     run,
     run_ok,
     saved_port,
     spawn,
-    stop_pid,
     wait_until,
     which,
 )
@@ -28,21 +25,12 @@ USER = "mysql"
 
 
 @dataclass
-class MariaDB(ServiceDirectory):
-    def __post_init__(self):
-        super().__post_init__()
-        self.data = self.directory / "data"
-        self.socket = self.directory / "mysqld.sock"
-        self.pid_file = self.directory / "mariadbd.pid"
-        self.log = self.directory / "mariadbd.log"
+class MariaDB(Service):
+    name = "mariadbd"
+    stop_seconds = 60
+    files = {"data": "data", "socket": "mysqld.sock"}
 
-    @property
-    def pid(self) -> int | None:
-        return read_pid(self.pid_file)
-
-    def start(self, port: int | None = None, seconds: float = 60) -> int:
-        if self.pid is not None:
-            return self.pid
+    def _start(self, port: int | None = None, seconds: float = 60) -> None:
         owned_dir(self.directory, USER, 0o755)
         if not (self.data / "mysql").exists():
             run([which("mariadb-install-db"), "--no-defaults", f"--datadir={self.data}", f"--user={USER}",
@@ -54,7 +42,6 @@ class MariaDB(ServiceDirectory):
                 f"--port={port}", "--innodb-buffer-pool-size=32M", "--skip-log-bin"]  # fmt: skip
         server = spawn(as_user(USER, argv), self.directory / "mariadbd.out", cwd=self.directory)
         wait_until(self.is_ready, seconds, "mariadbd", alive=lambda: is_alive(server), log=self.log)
-        return self.pid
 
     def is_ready(self) -> bool:
         return self.pid is not None and run_ok([which("mariadb-admin"), f"--socket={self.socket}", "ping"])
@@ -81,9 +68,3 @@ class MariaDB(ServiceDirectory):
             f"ALTER USER '{user}'@'127.0.0.1' IDENTIFIED BY '{quoted}';"
             f"GRANT ALL ON `{database}`.* TO '{user}'@'127.0.0.1';"
         )
-
-    def stop(self, seconds: float = 60) -> None:
-        pid = self.pid
-        stop_pid(pid, seconds)
-        if self.pid is not None:
-            raise ServiceError(f"mariadbd {pid} did not stop; log: {self.log}")

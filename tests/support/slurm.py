@@ -11,21 +11,18 @@ restart on the same directory.
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import socket
 import subprocess
 from dataclasses import dataclass
-from pathlib import Path
 
-from harness.services.mariadb import MariaDB
-from harness.services.munge import Munge
+import psutil
+
 from harness.services.process import (
+    Service,
     ServiceError,
-    StateFile,
     chown,
     owned_dir,
-    read_pid,
     run,
     saved_port,
     stop_pid,
@@ -33,6 +30,8 @@ from harness.services.process import (
     wait_until,
     which,
 )
+from tests.support.mariadb import MariaDB
+from tests.support.munge import Munge
 
 USER = "slurm"
 PARTITION = "debug"
@@ -46,20 +45,31 @@ def node_hardware() -> dict[str, str]:
 
 
 @dataclass
-class SlurmCluster:
-    directory: Path
+class SlurmDaemon(Service):
+    """slurmdbd, slurmctld or slurmd, in `<cluster>/<name>/`: it forks itself and writes the pid file that
+    the cluster's config names for it."""
+
+    name: str = "slurmd"
+
+    def _start(self, argv: list[str], env: dict[str, str], seconds: float) -> None:
+        run(argv, self.name, log=self.log, env={**os.environ, **env}, cwd=self.directory)
+        wait_until(lambda: self.pid is not None, seconds, self.name, log=self.log)
+
+
+@dataclass
+class SlurmCluster(Service):
+    """The cluster as a whole: five daemons, the ports of the SLURM ones in its `state.json`."""
+
+    name = "slurm"
+    files = {"etc": "etc", "conf": "etc/slurm.conf", "dbd_conf": "etc/slurmdbd.conf"}
 
     def __post_init__(self):
-        self.directory = Path(self.directory).resolve()
-        self.etc = self.directory / "etc"
-        self.conf = self.etc / "slurm.conf"
-        self.dbd_conf = self.etc / "slurmdbd.conf"
-        self.run_dir = self.directory / "run"
-        self.logs = self.directory / "log"
-        self.state = StateFile(self.directory / "state.json")
+        super().__post_init__()
         self.munge = Munge(self.directory / "munge")
         self.mariadb = MariaDB(self.directory / "mariadb")
-        self.pid_files = {name: self.run_dir / f"{name}.pid" for name in ("slurmdbd", "slurmctld", "slurmd")}
+        self.daemons = {
+            name: SlurmDaemon(self.directory / name, name) for name in ("slurmdbd", "slurmctld", "slurmd")
+        }
 
     @property
     def env(self) -> dict[str, str]:
@@ -67,7 +77,7 @@ class SlurmCluster:
         return {"SLURM_CONF": str(self.conf)}
 
     def pids(self) -> dict[str, int | None]:
-        daemons = {name: read_pid(path) for name, path in self.pid_files.items()}
+        daemons = {name: daemon.pid for name, daemon in self.daemons.items()}
         return {"munged": self.munge.pid, "mariadbd": self.mariadb.pid, **daemons}
 
     def start(self, seconds: float = 60) -> dict[str, int]:
@@ -79,19 +89,21 @@ class SlurmCluster:
         password = self._secret("accounting-password")
         self.mariadb.ensure_user_and_database(USER, password, ACCOUNTING_DATABASE)
         self._write_configs(password)
-        self._start_daemon("slurmdbd", [which("slurmdbd")], seconds)
-        wait_until(self._accounting_answers, seconds, "slurmdbd", log=self.logs / "slurmdbd.log")
+        self.daemons["slurmdbd"].start([which("slurmdbd")], self.env, seconds)
+        wait_until(self._accounting_answers, seconds, "slurmdbd", log=self.daemons["slurmdbd"].log)
         fresh = not any((self.directory / "state").iterdir())
-        self._start_daemon("slurmctld", [which("slurmctld"), "-i", *(["-c"] if fresh else [])], seconds)
-        self._start_daemon("slurmd", [which("slurmd")], seconds)
-        wait_until(self._node_idle, seconds, "slurm node idle", log=self.logs / "slurmctld.log")
+        self.daemons["slurmctld"].start(
+            [which("slurmctld"), "-i", *(["-c"] if fresh else [])], self.env, seconds
+        )
+        self.daemons["slurmd"].start([which("slurmd")], self.env, seconds)
+        wait_until(self._node_idle, seconds, "slurm node idle", log=self.daemons["slurmctld"].log)
         return {name: pid for name, pid in self.pids().items() if pid is not None}
 
     def stop(self, seconds: float = 60) -> None:
         """Cancel what is queued or running, then stop the daemons by their PIDs, in reverse order."""
         self._drain(seconds)
         for name in ("slurmd", "slurmctld", "slurmdbd"):
-            stop_pid(read_pid(self.pid_files[name]), seconds)
+            self.daemons[name].stop(seconds)
         for pid in self.job_step_pids():  # a step that could not report its end to a stopped slurmd
             stop_pid(pid, 5)
         self.mariadb.stop(seconds)
@@ -101,20 +113,15 @@ class SlurmCluster:
 
     def job_step_pids(self) -> list[int]:
         """PIDs of this cluster's slurmstepd processes (found by the SLURM_CONF in their environment)."""
-        marker = f"SLURM_CONF={self.conf}".encode()
-        pids = []
-        for environ in Path("/proc").glob("[0-9]*/environ"):
-            try:
-                if environ.parent.joinpath("comm").read_text().strip() == "slurmstepd" and marker in (
-                    environ.read_bytes().split(b"\0")
-                ):
-                    pids.append(int(environ.parent.name))
-            except OSError:
-                continue
-        return pids
+        return [
+            process.pid
+            for process in psutil.process_iter(["name", "environ"])
+            if process.info["name"] == "slurmstepd"
+            and (process.info["environ"] or {}).get("SLURM_CONF") == str(self.conf)
+        ]
 
     def _drain(self, seconds: float) -> None:
-        if read_pid(self.pid_files["slurmctld"]) is None:
+        if self.daemons["slurmctld"].pid is None:
             return
         if self.client("squeue", "-h", "-o", "%A").stdout.split():
             self.client("scancel", "--full", "--partition", PARTITION)
@@ -134,15 +141,6 @@ class SlurmCluster:
             path.write_text(secrets.token_hex(16))
         return path.read_text().strip()
 
-    def _start_daemon(self, name: str, argv: list[str], seconds: float) -> None:
-        if read_pid(self.pid_files[name]) is not None:
-            return
-        log = self.logs / f"{name}.log"
-        run(
-            argv, name, log=log, env={**os.environ, **self.env}, cwd=self.directory
-        )  # forks, writes its pid file
-        wait_until(lambda: read_pid(self.pid_files[name]) is not None, seconds, name, log=log)
-
     def _accounting_answers(self) -> bool:
         return self.client("sacctmgr", "-n", "-P", "show", "cluster").returncode == 0
 
@@ -156,18 +154,19 @@ class SlurmCluster:
         }
         state = owned_dir(self.directory / "state", USER)
         spool = owned_dir(self.directory / "spool", "root")
-        for directory in (self.etc, self.run_dir, self.logs):
+        for directory in (self.etc, *(daemon.directory for daemon in self.daemons.values())):
             owned_dir(directory, USER, 0o755)
         host = socket.gethostname().split(".")[0]
         hardware = node_hardware()
+        slurmdbd, slurmctld, slurmd = self.daemons.values()
         auth = f"AuthType=auth/munge\nAuthInfo=socket={self.munge.socket}\n"
         self.conf.write_text(
             f"ClusterName=harness\nSlurmctldHost={host}(127.0.0.1)\nSlurmUser={USER}\n{auth}"
             "CredType=cred/munge\n"
             f"SlurmctldPort={ports['slurmctld_port']}\nSlurmdPort={ports['slurmd_port']}\n"
             f"StateSaveLocation={state}\nSlurmdSpoolDir={spool}\n"
-            f"SlurmctldPidFile={self.pid_files['slurmctld']}\nSlurmdPidFile={self.pid_files['slurmd']}\n"
-            f"SlurmctldLogFile={self.logs / 'slurmctld.log'}\nSlurmdLogFile={self.logs / 'slurmd.log'}\n"
+            f"SlurmctldPidFile={slurmctld.pid_file}\nSlurmdPidFile={slurmd.pid_file}\n"
+            f"SlurmctldLogFile={slurmctld.log}\nSlurmdLogFile={slurmd.log}\n"
             "ProctrackType=proctrack/linuxproc\nTaskPlugin=task/none\nJobAcctGatherType=jobacct_gather/linux\n"
             "AccountingStorageType=accounting_storage/slurmdbd\nAccountingStorageHost=127.0.0.1\n"
             f"AccountingStoragePort={ports['slurmdbd_port']}\nAccountingStoragePass={self.munge.socket}\n"
@@ -180,17 +179,10 @@ class SlurmCluster:
         self.dbd_conf.touch(mode=0o600)
         self.dbd_conf.write_text(
             f"{auth}DbdHost={host}\nDbdAddr=127.0.0.1\nDbdPort={ports['slurmdbd_port']}\nSlurmUser={USER}\n"
-            f"PidFile={self.pid_files['slurmdbd']}\nLogFile={self.logs / 'slurmdbd.log'}\n"
+            f"PidFile={slurmdbd.pid_file}\nLogFile={slurmdbd.log}\n"
             f"StorageType=accounting_storage/mysql\nStorageHost=127.0.0.1\nStoragePort={self.mariadb.port}\n"
             f"StorageUser={USER}\nStoragePass={password}\nStorageLoc={ACCOUNTING_DATABASE}\n"
         )
         self.dbd_conf.chmod(0o600)
         chown(self.dbd_conf, USER)
         self.conf.chmod(0o644)
-
-
-def job_state(cluster: SlurmCluster, job_id: str) -> str | None:
-    """The job's state as accounting has it (COMPLETED, CANCELLED, TIMEOUT, ...), None if unknown yet."""
-    result = cluster.client("sacct", "-n", "-X", "-P", "-o", "State", "-j", job_id)
-    match = re.match(r"(\w+)", result.stdout.strip())
-    return match.group(1) if result.returncode == 0 and match else None
