@@ -21,6 +21,7 @@ for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import hydra  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
+from harness.checks.help_text import print_help_if_asked  # noqa: E402
 from harness.checks.preflight import plan_command_line  # noqa: E402
 from harness.checks.schema import CONF_DIR  # noqa: E402
 from harness.checks.validation import ConfigError, NothingToDo  # noqa: E402
@@ -56,8 +57,6 @@ def hydra_entry(cfg: DictConfig) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from harness.sweep.callbacks import abandon_active_sweep, end_active_sweep
-
     argv = sys.argv[1:] if argv is None else list(argv)
     start_sweep()
     try:
@@ -76,6 +75,10 @@ def main(argv: list[str] | None = None) -> None:
     except (ConfigError, StoreAccessError) as error:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(EXIT_BAD_INPUT) from None
+    if not plan.jobs and print_help_if_asked(argv):
+        return
+    from harness.sweep.callbacks import abandon_active_sweep, end_active_sweep  # a sweep's bookkeeping
+
     sys.argv = [sys.argv[0], *argv]
     raise_on_sigterm(launcher=True)
     try:
