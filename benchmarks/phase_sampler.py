@@ -3,11 +3,10 @@
     python benchmarks/phase_sampler.py OUT.json -- -m lr=1e-3,1e-2
 
 A thread samples the main thread's stack every few milliseconds and charges the time since the last
-sample to one phase: `imports` if the stack is importing a module, else the innermost frame that
-names a phase below (a figure drawn while a run's records are written is `figures`), else `other`
-(Hydra's runtime, logging, the interpreter). Sampling, not tracing: the command runs at its own speed.
-Started by benchmarks/startup.py in a fresh process, with the harness of the repo under test first on
-sys.path.
+sample to one phase: `imports` if the stack is importing a module, else the phase its frames name
+(TIERS), else `other` (Hydra's runtime, logging, the interpreter). Sampling, not tracing: the command
+runs at its own speed. Started by benchmarks/startup.py in a fresh process, with the harness of the
+repo under test first on sys.path.
 """
 
 from __future__ import annotations
@@ -21,36 +20,48 @@ from pathlib import Path
 
 INTERVAL = 0.002  # seconds between samples
 
-# (phase, path fragment of a frame's file, its function names or None for any): innermost match wins
-PHASES = [
-    ("figures", "harness/job/plots.py", None),
-    ("model", "harness/sweep/winner", None),
-    ("report", "harness/report/", None),
-    ("training", "harness/training/", None),
-    ("compose", "harness/checks/", None),
-    ("compose", "hydra/_internal/config_loader_impl.py", None),
-    ("records", "harness/job/job.py", {"record", "on_progress", "end_stopped_run"}),
-    ("records", "harness/tracking/gateway.py", {"start_run", "end", "log_artifacts", "log_metrics"}),
-    ("records", "harness/tracking/gateway.py", {"update", "finish", "describe", "reuse"}),
-    ("store", "harness/tracking/", None),
-    ("store", "harness/sweep/stale.py", None),
+# (phase, path fragment of a frame's file, its function names or None for any). The innermost frame
+# of the first tier wins, else the innermost of the second: the store calls that the report or the
+# model make are theirs, a figure drawn while a run's records are written is `figures`.
+TIERS = [
+    [
+        ("figures", "harness/job/plots.py", None),
+        ("model", "harness/sweep/winner", None),
+        ("report", "harness/report/", None),
+        ("training", "harness/training/", None),
+        ("compose", "harness/checks/", None),
+        ("compose", "hydra/_internal/config_loader_impl.py", None),
+    ],
+    [
+        ("records", "harness/job/job.py", {"record", "on_progress", "end_stopped_run"}),
+        ("records", "harness/tracking/gateway.py", {"start_run", "end", "log_artifacts", "log_metrics"}),
+        ("records", "harness/tracking/gateway.py", {"update", "finish", "describe", "reuse"}),
+        ("store", "harness/tracking/", None),
+        ("store", "harness/sweep/stale.py", None),
+    ],
 ]
 IMPORTING = "<frozen importlib._bootstrap"
 
 
 def phase_of(frame) -> str:
-    phase = None
+    """`imports` if the stack is importing a module, else its phase by TIERS, else `other`."""
+    found: list[str | None] = [None] * len(TIERS)
     while frame is not None:
         code = frame.f_code
         if code.co_filename.startswith(IMPORTING):
             return "imports"
-        if phase is None:
-            for name, fragment, functions in PHASES:
-                if fragment in code.co_filename and (functions is None or code.co_name in functions):
-                    phase = name
-                    break
+        for tier, rules in enumerate(TIERS):
+            if found[tier] is None:
+                found[tier] = next(
+                    (
+                        name
+                        for name, fragment, functions in rules
+                        if fragment in code.co_filename and (functions is None or code.co_name in functions)
+                    ),
+                    None,
+                )
         frame = frame.f_back
-    return phase or "other"
+    return next((phase for phase in found if phase is not None), "other")
 
 
 def sample(main_id: int, seconds: dict[str, float], stop: threading.Event) -> None:
