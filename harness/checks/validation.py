@@ -19,8 +19,9 @@ from omegaconf.errors import (
     OmegaConfBaseException,
 )
 
-from harness.checks.schema import CONF_DIR, Config, flatten
+from harness.checks.schema import CONF_DIR, flatten
 from harness.tracking.redact import has_credentials, scrub_text
+from harness.training.config import Config
 
 SEED_MAX = 2**63 - 1
 

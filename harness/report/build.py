@@ -41,8 +41,7 @@ from harness.report.render import (
     ReportPage,
     display_failures,
     display_summary,
-    render_html,
-    render_markdown,
+    write_page,
 )
 from harness.report.search import SEARCH_FIGURE_TEXTS, SearchFacts, search_figures, search_of
 from harness.report.summary import (
@@ -57,6 +56,7 @@ from harness.report.verdict import verdict
 from harness.tracking import FINISHED, DamagedArtifact, open_store, scrub_text
 
 ARTIFACT_DIR = "report"
+RERUN_COMMAND = "python -m harness.run rerun="  # + a run id: retrains that run and checks it is identical
 FIGURE_DPI = CSS_PX_PER_INCH * PIXEL_DENSITY
 
 
@@ -129,6 +129,20 @@ def report_figure(name: str, texts: tuple[str, str], figure: Figure) -> ReportFi
     return ReportFigure(name, *texts, png_bytes(figure), width, height)
 
 
+@dataclass(frozen=True)
+class SweepRead:
+    """Everything the report needs from the store, read before anything is drawn."""
+
+    sweep: Sweep
+    runs: pd.DataFrame
+    summary: pd.DataFrame
+    curves: pd.DataFrame  # every run's loss per step (see `sweep_curves`)
+    fits: dict  # name (best, worst): (label, fit.npz arrays)
+    jobs: str  # `4 recorded by the sweep, 3 found`
+    search: SearchFacts | None
+    problems: list[str]  # what could not be read, one line each
+
+
 def fitted_curves(sweep: Sweep, runs: pd.DataFrame, summary: pd.DataFrame, problems: list[str]) -> dict:
     """`fit.npz` of the best setting's best seed and of the worst finished setting's best seed; a file
     that cannot be read is told in `problems` and left out."""
@@ -147,48 +161,7 @@ def fitted_curves(sweep: Sweep, runs: pd.DataFrame, summary: pd.DataFrame, probl
     return fits
 
 
-def draw_figures(
-    sweep: Sweep,
-    runs: pd.DataFrame,
-    summary: pd.DataFrame,
-    search: SearchFacts | None = None,
-    problems: list[str] | None = None,
-) -> list[ReportFigure]:
-    """The figures that say something for this sweep, as PNG bytes, with their titles and captions; an
-    artifact that cannot be read is one line in `problems`, and the rest is drawn."""
-    problems = [] if problems is None else problems
-    keys = sweep.setting_keys
-    one_seed = one_seed_per_setting(runs, keys)
-    texts = figure_texts(one_seed) | SEARCH_FIGURE_TEXTS
-    damaged: dict[str, str] = {}
-    curves = sweep_curves(sweep, runs, damaged=damaged)
-    settings = dict(zip(runs["run_id"], runs["setting"], strict=True))
-    problems += [
-        f"run {run_id} ({settings[run_id]}): {why}: its curve is its loss metric"
-        for run_id, why in damaged.items()
-    ]
-    with report_style():
-        # In a search each trial is a setting of its own: one panel per setting would be 48 panels for
-        # 48 trials. Its own figure shows the best trial's curves and the pruned ones.
-        panels = None
-        if search is None:
-            bands = curve_bands(curves)
-            panels = loss_curves_figure(bands, summary, keys, failures(runs), bands_drawn=not one_seed)
-        drawn = {
-            "loss_curves": panels,
-            "fit": fit_figure(fitted_curves(sweep, runs, summary, problems)),
-            "sensitivity": sensitivity_figure(summary, keys, error_bars=not one_seed),
-            # a grid's heatmap; a search draws its trials over its two most important parameters instead
-            "heatmap": heatmap_figure(summary, keys) if search is None else None,
-        }
-        if search is not None:
-            drawn |= search_figures(search, runs, curves)
-        return [
-            report_figure(name, texts[name], figure) for name, figure in drawn.items() if figure is not None
-        ]
-
-
-def jobs_fact(sweep: Sweep, runs: pd.DataFrame) -> tuple[str, list[str]]:
+def jobs_fact(sweep: Sweep, runs: pd.DataFrame, search: SearchFacts | None) -> tuple[str, list[str]]:
     """`4 recorded by the sweep, 3 found: ...` and a line per job run that is missing from the store."""
     if sweep.root_run_id is None or sweep.root_run_id in set(runs["run_id"]):
         return f"{len(runs)} found (a single run)", []
@@ -203,16 +176,73 @@ def jobs_fact(sweep: Sweep, runs: pd.DataFrame) -> tuple[str, list[str]]:
     if recorded is None:
         return f"{len(runs)} found", missing
     unaccounted = int(recorded) - len(runs) - len(deleted)
-    if unaccounted > 0 and search_of(sweep) is None:
+    if unaccounted > 0 and search is None:
         missing.append(f"{unaccounted} job(s) have no run (never started, or removed from the store)")
     text = f"{recorded} recorded by the sweep, {len(runs)} found"
     return (text + f", {int(recorded) - len(runs)} missing" if int(recorded) > len(runs) else text), missing
 
 
-def report_page(sweep: Sweep, runs: pd.DataFrame, summary: pd.DataFrame) -> tuple[ReportPage, list[str]]:
-    """The page; `problems` lists what it could not read (a missing job, a damaged artifact)."""
+def read_sweep(sweep: Sweep) -> SweepRead:
+    """Every store read of the report: the runs, their curves, the two fits, the job count, the study."""
+    runs = sweep_runs(sweep)
+    if runs.empty:
+        raise ReportError(f"sweep {sweep.sweep_id!r} has no job runs yet")
+    summary = summarize(runs, sweep.setting_keys)
+    search = search_of(sweep)
+    jobs, problems = jobs_fact(sweep, runs, search)
+    damaged: dict[str, str] = {}
+    curves = sweep_curves(sweep, runs, damaged=damaged)
+    settings = dict(zip(runs["run_id"], runs["setting"], strict=True))
+    problems += [
+        f"run {run_id} ({settings[run_id]}): {why}: its curve is its loss metric"
+        for run_id, why in damaged.items()
+    ]
+    fits = fitted_curves(sweep, runs, summary, problems)
+    return SweepRead(sweep, runs, summary, curves, fits, jobs, search, problems)
+
+
+def draw_figures(read: SweepRead) -> list[ReportFigure]:
+    """The figures that say something for this sweep, as PNG bytes, with their titles and captions;
+    drawn from what `read_sweep` read (no store reads here)."""
+    runs, summary, search = read.runs, read.summary, read.search
+    keys = read.sweep.setting_keys
+    one_seed = one_seed_per_setting(runs, keys)
+    texts = figure_texts(one_seed) | SEARCH_FIGURE_TEXTS
+    with report_style():
+        # In a search each trial is a setting of its own: one panel per setting would be 48 panels for
+        # 48 trials. Its own figure shows the best trial's curves and the pruned ones.
+        panels = None
+        if search is None:
+            bands = curve_bands(read.curves)
+            panels = loss_curves_figure(bands, summary, keys, failures(runs), bands_drawn=not one_seed)
+        drawn = {
+            "loss_curves": panels,
+            "fit": fit_figure(read.fits),
+            "sensitivity": sensitivity_figure(summary, keys, error_bars=not one_seed),
+            # a grid's heatmap; a search draws its trials over its two most important parameters instead
+            "heatmap": heatmap_figure(summary, keys) if search is None else None,
+        }
+        if search is not None:
+            drawn |= search_figures(search, runs, read.curves)
+        return [
+            report_figure(name, texts[name], figure) for name, figure in drawn.items() if figure is not None
+        ]
+
+
+def reproduce_commands(runs: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
+    """Per setting, the command that reruns its best seed's run (its first run when none finished)."""
+    first = runs.groupby("setting", sort=False)["run_id"].first()
+    rows = []
+    for _, row in summary.iterrows():
+        run_id = row["best_run_id"] if isinstance(row["best_run_id"], str) else first[row["setting"]]
+        rows.append({"setting": row["setting"], "command": f"{RERUN_COMMAND}{run_id}"})
+    return pd.DataFrame(rows, columns=["setting", "command"])
+
+
+def report_page(read: SweepRead) -> ReportPage:
+    """The page; `read.problems` lists what it could not read (a missing job, a damaged artifact)."""
+    sweep, runs, summary = read.sweep, read.runs, read.summary
     n_finished = int((runs["status"] == FINISHED).sum())
-    jobs, problems = jobs_fact(sweep, runs)
     facts = {
         "experiment": sweep.experiment,
         "sweep": sweep.sweep_id,
@@ -221,45 +251,38 @@ def report_page(sweep: Sweep, runs: pd.DataFrame, summary: pd.DataFrame) -> tupl
         "picked": sweep.picked or "by its id",
         "swept keys": ", ".join(sweep.swept_keys) or "none (a single run)",
         "overrides": sweep.overrides or "none",
-        "jobs": jobs,
+        "jobs": read.jobs,
         "runs": f"{len(runs)} ({n_finished} finished, {len(runs) - n_finished} did not)",
     }
-    search = search_of(sweep)
-    if search is not None:
-        facts |= search.facts
-    figures = draw_figures(sweep, runs, summary, search, problems)
-    if problems:
-        facts["not reported"] = "; ".join(problems)
-    page = ReportPage(
+    if read.search is not None:
+        facts |= read.search.facts
+    if read.problems:
+        facts["not reported"] = "; ".join(read.problems)
+    return ReportPage(
         title=f"Sweep {sweep.sweep_id}",
         facts=facts,
         verdict=verdict(runs, summary),
         all_failed=n_finished == 0,
         summary=display_summary(summary, sweep.setting_keys, one_seed_per_setting(runs, sweep.setting_keys)),
         failures=display_failures(failures(runs)),
-        figures=figures,
+        figures=draw_figures(read),
+        sections={"Reproduce": reproduce_commands(runs, summary)},
     )
-    return page, problems
 
 
 def build_report(found: Sweep, out_dir: str | Path = "reports") -> ReportFiles:
-    """Write every file of the report of one sweep (see `find_sweep`) and log them to its parent run."""
-    runs = sweep_runs(found)
-    if runs.empty:
-        raise ReportError(f"sweep {found.sweep_id!r} has no job runs yet")
-    summary = summarize(runs, found.setting_keys)
-    page, problems = report_page(found, runs, summary)
+    """Write every file of the report of one sweep (see `find_sweep`) and log them to its parent run:
+    everything is read from the store first, then drawn, then written."""
+    read = read_sweep(found)
+    runs, summary, problems = read.runs, read.summary, read.problems
+    page = report_page(read)
     directory = Path(out_dir) / found.sweep_id
-    directory.mkdir(parents=True, exist_ok=True)
-    figures = []
-    for figure in page.figures:
-        (directory / figure.filename).write_bytes(figure.png)
-        figures.append(directory / figure.filename)
+    html, markdown, figures = write_page(page, directory, "report")
     files = ReportFiles(
         sweep=found,
         directory=directory,
-        html=directory / "report.html",
-        markdown=directory / "report.md",
+        html=html,
+        markdown=markdown,
         runs_csv=directory / "runs.csv",
         summary_csv=directory / "summary.csv",
         figures=figures,
@@ -269,8 +292,6 @@ def build_report(found: Sweep, out_dir: str | Path = "reports") -> ReportFiles:
         logged_to_run=found.root_run_id,
         problems=problems,
     )
-    files.html.write_text(render_html(page), encoding="utf-8")
-    files.markdown.write_text(render_markdown(page), encoding="utf-8")
     runs.to_csv(files.runs_csv, index=False)
     summary.to_csv(files.summary_csv, index=False)
     for stale in set(directory.iterdir()) - set(files.paths):  # an earlier report's figure, not drawn now

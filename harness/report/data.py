@@ -136,6 +136,8 @@ def find_sweep(experiment: str | None = None, sweep: str = LATEST, tracking_uri:
     if sweep_id is None:
         raise ReportError(f"experiment {experiment!r} has no runs yet: run `python -m harness.run` first")
     runs = list(store.search_runs(experiment_id, f"tags.{Tags.SWEEP_ID} = '{sweep_id}'"))
+    if not runs and (named := sweep_of_run(store, experiment_id, sweep_id)) is not None:
+        sweep_id, runs = named  # a run id (the sweep's parent run, or one of its jobs)
     if not runs:
         recent = ", ".join(recent_sweep_ids(store, experiment_id)) or "none"
         raise ReportError(f"no sweep {sweep_id!r} in experiment {experiment!r}; recent sweeps: {recent}")
@@ -157,6 +159,19 @@ def find_sweep(experiment: str | None = None, sweep: str = LATEST, tracking_uri:
     )
 
 
+def sweep_of_run(store: Tracker, experiment_id: str, run_id: str) -> tuple[str, list[Run]] | None:
+    """The sweep id and runs of the sweep the run `run_id` belongs to; None when no such run is in
+    the experiment."""
+    try:
+        run = store.run(run_id)
+    except MlflowException:
+        return None
+    sweep_id = run.data.tags.get(Tags.SWEEP_ID)
+    if run.info.experiment_id != experiment_id or not sweep_id:
+        return None
+    return sweep_id, list(store.search_runs(experiment_id, f"tags.{Tags.SWEEP_ID} = '{sweep_id}'"))
+
+
 def root_run(runs: list[Run]) -> Run | None:
     """The sweep's parent run, or the run itself when the sweep is a single run."""
     parents = [run for run in runs if run.data.tags.get(Tags.ROLE) == Tags.ROLE_SWEEP]
@@ -165,12 +180,23 @@ def root_run(runs: list[Run]) -> Run | None:
     return runs[0] if len(runs) == 1 else None
 
 
-def latest_sweep_id(store: Tracker, experiment_id: str) -> tuple[str | None, str]:
-    """The newest sweep of more than one job, else the newest run's sweep; and which of the two it is."""
+def latest_sweep_ids(store: Tracker, experiment_id: str, count: int) -> list[str]:
+    """The ids of the newest `count` sweeps of more than one job, newest first (fewer if there are not
+    as many)."""
+    found: list[str] = []
     for parent in store.search_runs(experiment_id, f"tags.{Tags.ROLE} = '{Tags.ROLE_SWEEP}'", True):
         sweep_id = parent.data.tags.get(Tags.SWEEP_ID)
         if sweep_id and store.count_sweep_jobs(experiment_id, sweep_id, at_most=2) >= 2:
-            return sweep_id, "the latest sweep of more than one job"
+            found.append(sweep_id)
+        if len(found) == count:
+            break
+    return found
+
+
+def latest_sweep_id(store: Tracker, experiment_id: str) -> tuple[str | None, str]:
+    """The newest sweep of more than one job, else the newest run's sweep; and which of the two it is."""
+    for sweep_id in latest_sweep_ids(store, experiment_id, 1):
+        return sweep_id, "the latest sweep of more than one job"
     newest = next(store.search_runs(experiment_id, "", newest_first=True), None)
     if newest is None:
         return None, ""

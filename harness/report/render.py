@@ -1,13 +1,17 @@
-"""Turn a report's content into a self-contained HTML page and a Markdown page."""
+"""Turn a report's content into a self-contained HTML page (a jinja2 template) and a Markdown page
+(pandas' tables): the sweep report and the compare page alike."""
 
 from __future__ import annotations
 
 import base64
-import html
+import functools
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import jinja2
 import pandas as pd
+from markupsafe import Markup
 
 from harness.report.data import SEED_KEY
 from harness.report.summary import RANK_METRIC, SUMMARY_METRICS
@@ -23,11 +27,13 @@ p.verdict { font-size: 1.05rem; background: #f3f6fa; border-left: 4px solid #3a6
 p.verdict.failed { background: #fbf0f0; border-left-color: #b33; }
 table { border-collapse: collapse; font-size: .85rem; margin: .5rem 0; }
 th, td { border-bottom: 1px solid #ddd; padding: .25rem .6rem; text-align: right; white-space: nowrap; }
-th { background: #f5f5f5; } tbody tr:first-child td { font-weight: 600; }
-table.failures tbody tr:first-child td { font-weight: normal; } table.failures td { text-align: left; }
+th { background: #f5f5f5; } table.summary tbody tr:first-child td { font-weight: 600; }
+table.failures td, table.reproduce td { text-align: left; } table.details td:first-child { text-align: left; }
 figure { margin: 1rem 0; } figure img { max-width: 100%; height: auto; }
 figcaption { color: #555; font-size: .85rem; max-width: 60rem; }
 """
+
+TABLE_CLASSES = {"Summary": "summary", "Runs that did not finish": "failures", "Reproduce": "reproduce"}
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,10 @@ class ReportFigure:
     def filename(self) -> str:
         return f"{self.name}.png"
 
+    @property
+    def base64(self) -> str:
+        return base64.b64encode(self.png).decode("ascii")
+
 
 @dataclass
 class ReportPage:
@@ -53,6 +63,8 @@ class ReportPage:
     summary: pd.DataFrame  # display form, one row per setting
     failures: pd.DataFrame  # display form, one row per run that did not finish
     figures: list[ReportFigure] = field(default_factory=list)
+    sections: dict[str, pd.DataFrame] = field(default_factory=dict)  # more tables, after those two
+    summary_heading: str = "Summary"
 
 
 def number(value: object) -> str:
@@ -100,61 +112,72 @@ def display_failures(failures: pd.DataFrame) -> pd.DataFrame:
 
 
 def markdown_table(frame: pd.DataFrame) -> str:
-    """A GitHub pipe table (no `tabulate` needed): a header, a rule, one line per row."""
+    """A GitHub pipe table (pandas, through tabulate); a `|` in a cell is escaped."""
+    escaped = frame.map(lambda value: str(value).replace("|", "\\|"))
+    return escaped.to_markdown(index=False, tablefmt="pipe", disable_numparse=True)
 
-    def cells(values: list[object]) -> str:
-        return "| " + " | ".join(str(value).replace("|", "\\|") for value in values) + " |"
 
-    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
-    return "\n".join(
-        [cells(list(frame.columns)), rule, *(cells(list(row)) for row in frame.itertuples(index=False))]
-    )
+def page_sections(page: ReportPage) -> dict[str, pd.DataFrame]:
+    """The page's tables under their headings, in order; a table with no row is left out."""
+    sections = {page.summary_heading: page.summary, "Runs that did not finish": page.failures} | page.sections
+    return {
+        heading: table for heading, table in sections.items() if heading == page.summary_heading or len(table)
+    }
 
 
 def render_markdown(page: ReportPage) -> str:
     lines = [f"# {page.title}", ""]
     lines += [f"- **{label}**: `{value}`" for label, value in page.facts.items()]
-    lines += ["", f"**{page.verdict}**", "", "## Summary", "", markdown_table(page.summary), ""]
-    if len(page.failures):
-        lines += ["## Runs that did not finish", "", markdown_table(page.failures), ""]
+    lines += ["", f"**{page.verdict}**", ""]
+    for heading, table in page_sections(page).items():
+        lines += [f"## {heading}", "", markdown_table(table), ""]
     for figure in page.figures:
         lines += [f"## {figure.title}", "", figure.caption, "", f"![{figure.title}]({figure.filename})", ""]
     return "\n".join(lines)
 
 
-def embedded_image(figure: ReportFigure) -> str:
-    encoded = base64.b64encode(figure.png).decode("ascii")
-    return (
-        f'<img alt="{html.escape(figure.title)}" width="{figure.width}" height="{figure.height}" '
-        f'src="data:image/png;base64,{encoded}">'
+@functools.cache
+def templates() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("harness.report", "templates"),
+        autoescape=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
     )
+
+
+def html_table(heading: str, table: pd.DataFrame) -> Markup:
+    """pandas' table (its cells escaped), with the class the CSS styles it by."""
+    css_class = TABLE_CLASSES.get(heading, "details")
+    return Markup(table.to_html(index=False, classes=css_class, border=0))
 
 
 def render_html(page: ReportPage) -> str:
-    """One self-contained page: the CSS inline, the figures as base64 data URIs."""
-    facts = "".join(
-        f"<dt>{html.escape(label)}</dt><dd>{html.escape(value)}</dd>" for label, value in page.facts.items()
-    )
-    verdict_class = "verdict failed" if page.all_failed else "verdict"
-    parts = [
-        f"<h1>{html.escape(page.title)}</h1>",
-        f'<dl class="facts">{facts}</dl>',
-        f'<p class="{verdict_class}">{html.escape(page.verdict)}</p>',
-        "<h2>Summary</h2>",
-        page.summary.to_html(index=False, classes="summary", border=0),
-    ]
-    if len(page.failures):
-        parts += [
-            "<h2>Runs that did not finish</h2>",
-            page.failures.to_html(index=False, classes="failures", border=0),
-        ]
-    for figure in page.figures:
-        parts += [
-            f"<h2>{html.escape(figure.title)}</h2>",
-            f"<figure>{embedded_image(figure)}<figcaption>{html.escape(figure.caption)}</figcaption></figure>",
-        ]
-    body = "\n".join(parts)
+    """One self-contained page (templates/page.html.j2): the CSS inline, the figures as base64 data URIs."""
+    sections = {heading: html_table(heading, table) for heading, table in page_sections(page).items()}
     return (
-        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{html.escape(page.title)}</title><style>{STYLE}</style></head>\n<body>\n{body}\n</body></html>\n"
+        templates()
+        .get_template("page.html.j2")
+        .render(
+            title=page.title,
+            style=STYLE,
+            facts=page.facts,
+            verdict=page.verdict,
+            verdict_class="verdict failed" if page.all_failed else "verdict",
+            sections=sections,
+            figures=page.figures,
+        )
     )
+
+
+def write_page(page: ReportPage, directory: Path, stem: str) -> tuple[Path, Path, list[Path]]:
+    """Write the page into `directory`: `<stem>.html`, `<stem>.md` and each figure's PNG; their paths."""
+    directory.mkdir(parents=True, exist_ok=True)
+    figures = []
+    for figure in page.figures:
+        figures.append(directory / figure.filename)
+        figures[-1].write_bytes(figure.png)
+    html, markdown = directory / f"{stem}.html", directory / f"{stem}.md"
+    html.write_text(render_html(page), encoding="utf-8")
+    markdown.write_text(render_markdown(page), encoding="utf-8")
+    return html, markdown, figures

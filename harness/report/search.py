@@ -92,7 +92,19 @@ def search_of(sweep: Sweep) -> SearchFacts | None:
     if not storage_exists(storage):
         return None
     study = load_existing(open_storage(storage), name)
-    return SearchFacts(study, storage) if study is not None else None
+    return SearchFacts(in_memory(study), storage) if study is not None else None
+
+
+def in_memory(study: optuna.Study) -> optuna.Study:
+    """A copy of the study's trials in memory: the figures are drawn with no read of its store."""
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # not "A new study created in memory"
+    try:
+        copy = optuna.create_study(study_name=study.study_name, directions=study.directions)
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+    copy.add_trials(study.get_trials(deepcopy=False))
+    return copy
 
 
 def search_figures(search: SearchFacts, runs: pd.DataFrame, curves: pd.DataFrame) -> dict[str, Figure | None]:

@@ -9,7 +9,7 @@ Python, so `--help`, the preflight and a refused command never import it.
 
 import importlib
 
-from harness.tracking.access import DEFAULT_STORE_TIMEOUT, bound_http_requests, check_access
+from harness.tracking.access import DEFAULT_STORE_TIMEOUT, bound_http_requests, check_access, retrying_until
 from harness.tracking.faults import (
     NOT_AUTHENTICATED,
     CredentialsRefused,
@@ -72,6 +72,7 @@ __all__ = [
     "TERMINATED",
     "bound_http_requests",
     "check_access",
+    "retrying_until",
     "explain",
     "DEFAULT_EXPERIMENT",
     "UI_ADDRESS",

@@ -98,3 +98,41 @@ def single_run_store(tmp_path_factory: pytest.TempPathFactory, empty_store: Path
     uri = f"sqlite:///{directory / 'mlflow.db'}"
     run_harness(directory, uri, f"hydra.run.dir={directory / 'outputs'}")
     return uri, newest_sweep_id(uri)
+
+
+@dataclass(frozen=True)
+class OptimizerSweeps:
+    """Two sweeps that differ in the optimizer only: A `optimizer=adamw`, B `optimizer=seed_adamw`, each
+    over two learning rates and three seeds. At 200 steps of the seed's experiment SeedAdamW (no bias
+    correction) gets further than AdamW at lr=0.001 on every seed, and the two are alike at lr=0.01."""
+
+    SPEC: ClassVar[dict] = {"lr": [1e-3, 1e-2], "seed": [0, 1, 2]}
+
+    uri: str
+    a: str  # sweep ids
+    b: str
+
+
+@pytest.fixture(scope="session")
+def optimizer_sweeps(tmp_path_factory: pytest.TempPathFactory, empty_store: Path) -> OptimizerSweeps:
+    directory = tmp_path_factory.mktemp("optimizers")
+    shutil.copy(empty_store, directory / "mlflow.db")
+    uri = f"sqlite:///{directory / 'mlflow.db'}"
+    a = make_sweep(directory, uri, {"optimizer": "adamw", **OptimizerSweeps.SPEC})
+    b = make_sweep(directory, uri, {"optimizer": "seed_adamw", **OptimizerSweeps.SPEC})
+    return OptimizerSweeps(uri, a, b)
+
+
+@pytest.fixture(scope="session")
+def two_searches(tmp_path_factory: pytest.TempPathFactory, empty_store: Path) -> OptimizerSweeps:
+    """Two small Optuna searches over lr, A with adamw and B with seed_adamw: no setting in common."""
+    directory = tmp_path_factory.mktemp("searches")
+    shutil.copy(empty_store, directory / "mlflow.db")
+    uri = f"sqlite:///{directory / 'mlflow.db'}"
+    ids = []
+    for optimizer in ("adamw", "seed_adamw"):
+        search = ["hydra/sweeper=optuna", "lr=tag(log,interval(1e-3,1e-2))", "hydra.sweeper.n_trials=2"]
+        run_harness(directory, uri, "-m", *search, f"optimizer={optimizer}", "report=false",
+                    f"hydra.sweep.dir={directory / 'multirun'}")  # fmt: skip
+        ids.append(newest_sweep_id(uri))
+    return OptimizerSweeps(uri, *ids)

@@ -198,3 +198,13 @@ def test_the_command_lists_below_the_verdict_the_runs_it_says_did_not_finish(sto
         named = [f"lr={run.lr:g}", str(run.seed), run.status]
         listed = [row for row in rows if row.split()[:3] == named and run.failure_reason[:60] in row]
         assert len(listed) == 1, run.run_id
+
+
+def test_each_setting_has_the_command_that_reruns_its_best_seed(grid_report):
+    _, directory = grid_report
+    section = (directory / "report.md").read_text().split("## Reproduce", 1)[1].split("\n## ", 1)[0]
+    summary = pd.read_csv(directory / "summary.csv")
+    assert section.count("python -m harness.run rerun=") == len(summary) == 4
+    for run_id in summary["best_run_id"]:
+        assert f"python -m harness.run rerun={run_id}" in section
+    assert "python -m harness.run rerun=" in (directory / "report.html").read_text()
