@@ -22,6 +22,7 @@ for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import hydra  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
+from harness.checks.help_text import print_help_if_asked  # noqa: E402
 from harness.checks.preflight import plan_command_line  # noqa: E402
 from harness.checks.schema import CONF_DIR  # noqa: E402
 from harness.checks.validation import ConfigError, NothingToDo  # noqa: E402
@@ -39,7 +40,6 @@ from harness.tracking import (  # noqa: E402
     StoreAccessError,
     bound_http_requests,
     check_access,
-    open_store,
     resolve_tracking_uri,
 )
 from hydra_plugins.hydra_vectorized_launcher import on_worker_start, vectorizable  # noqa: E402
@@ -60,8 +60,6 @@ def hydra_entry(cfg: DictConfig) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from harness.sweep.callbacks import abandon_active_sweep, end_active_sweep
-
     argv = sys.argv[1:] if argv is None else list(argv)
     start_sweep()
     try:
@@ -70,6 +68,8 @@ def main(argv: list[str] | None = None) -> None:
             argv = rerun.argv
         plan = plan_command_line(argv)
         if plan.jobs:  # jobs will run: the store must answer (within store_timeout s) before any does
+            from harness.tracking import open_store  # MLflow: not for --help nor a refused command
+
             bound_http_requests()
             job = plan.first_job
             tracking_uri = resolve_tracking_uri()
@@ -81,6 +81,10 @@ def main(argv: list[str] | None = None) -> None:
     except (ConfigError, StoreAccessError) as error:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(EXIT_BAD_INPUT) from None
+    if not plan.jobs and print_help_if_asked(argv):
+        return
+    from harness.sweep.callbacks import abandon_active_sweep, end_active_sweep  # a sweep's bookkeeping
+
     sys.argv = [sys.argv[0], *argv]
     raise_on_sigterm(launcher=True)
     try:

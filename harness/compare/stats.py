@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from harness.analysis.data import SEED_KEY
 from harness.analysis.summary import RANK_METRIC, SUMMARY_METRICS
@@ -72,6 +71,8 @@ def paired(a: pd.Series, b: pd.Series) -> tuple[float, float, float]:
     differences = (b - a).to_numpy(dtype=float)
     if np.ptp(differences) == 0:
         return without_spread(float(differences[0]))
+    from scipy import stats  # ~1 s to import: loaded when a comparison is made, not with the report
+
     result = stats.ttest_rel(b.to_numpy(dtype=float), a.to_numpy(dtype=float))
     interval = result.confidence_interval(CONFIDENCE)
     return float(interval.low), float(interval.high), float(result.pvalue)
@@ -80,6 +81,8 @@ def paired(a: pd.Series, b: pd.Series) -> tuple[float, float, float]:
 def welch(a: pd.Series, b: pd.Series) -> tuple[float, float, float]:
     if a.nunique() == 1 and b.nunique() == 1:
         return without_spread(float(b.iloc[0] - a.iloc[0]))
+    from scipy import stats
+
     result = stats.ttest_ind(b.to_numpy(dtype=float), a.to_numpy(dtype=float), equal_var=False)
     interval = result.confidence_interval(CONFIDENCE)
     return float(interval.low), float(interval.high), float(result.pvalue)

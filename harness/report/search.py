@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import optuna
 import pandas as pd
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
@@ -22,6 +22,9 @@ from harness.analysis.data import Sweep
 from harness.analysis.summary import smooth_on_log_scale, smoothing_window
 from harness.curves import PLOT_CEILING
 from harness.tracking import KILLED, has_credentials, open_store
+
+if TYPE_CHECKING:  # Optuna loads with a study (harness.search.study): a grid's report never needs it
+    import optuna
 
 SEARCH_FIGURE_TEXTS = {  # name: (title, caption)
     "search_curves": (
@@ -59,6 +62,8 @@ class SearchFacts:
 
     @property
     def facts(self) -> dict[str, str]:
+        import optuna
+
         trials = self.study.get_trials(deepcopy=False)
         states = pd.Series([t.state.name for t in trials]).value_counts()
         found = {
@@ -103,6 +108,8 @@ def in_memory(study: optuna.Study) -> optuna.Study:
 
 
 def search_figures(search: SearchFacts, runs: pd.DataFrame, curves: pd.DataFrame) -> dict[str, Figure | None]:
+    import optuna
+
     figures = {"search_curves": curves_figure(search.study, runs, curves)}
     complete = search.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     with warnings.catch_warnings():
@@ -132,6 +139,8 @@ def contour_figure(study: optuna.Study, complete: list, optuna_plots) -> Figure 
     varied = [name for name in complete[0].params if len({str(t.params.get(name)) for t in complete}) > 1]
     if len(varied) < 2:
         return None
+    import optuna
+
     importances = optuna.importance.get_param_importances(study, params=varied)
     top_two = list(importances)[:2]
     figure = figure_of(optuna_plots.plot_contour(study, params=top_two))
@@ -162,6 +171,8 @@ def curves_figure(study: optuna.Study, runs: pd.DataFrame, curves: pd.DataFrame)
     if curves.empty or "optuna_trial" not in runs:
         return None
     trial_of = dict(zip(runs["run_id"], pd.to_numeric(runs["optuna_trial"], errors="coerce"), strict=True))
+    import optuna
+
     complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     best = study.best_trial.number if complete else None
     pruned = set(runs.loc[(runs["status"] == KILLED) & runs["pruned_at_step"].notna(), "run_id"])

@@ -7,7 +7,6 @@ import math
 from dataclasses import dataclass
 
 import pandas as pd
-from scipy import stats
 
 from harness.analysis.summary import RANK_METRIC
 from harness.tracking import FINISHED
@@ -65,6 +64,8 @@ def compare(runs: pd.DataFrame, summary: pd.DataFrame) -> Comparison | None:
     runner_up = standing(ranked.iloc[1], runs) if len(ranked) > 1 else None
     p_value = None
     if runner_up is not None and best.n >= 2 and runner_up.n >= 2:
+        from scipy import stats  # ~1 s to import: only a verdict with seeds to compare pays it
+
         p_value = float(stats.ttest_ind(best.values, runner_up.values, equal_var=False).pvalue)
         if math.isnan(p_value):  # no spread at all on either side: any gap is larger than it
             p_value = 0.0 if runner_up.mean != best.mean else 1.0

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.job.refused import take_note
 from harness.process_identity import is_gone
-from harness.tracking import FAILED, Tags, Tracker
+from harness.tracking import FAILED, Tags
+
+if TYPE_CHECKING:
+    from harness.tracking import Tracker
 
 log = logging.getLogger("harness")
 

@@ -1,7 +1,13 @@
 """The gateway to MLflow: every write and read of the store goes through here (`open_store`).
 
 Outside this package, import from `harness.tracking` only.
+
+MLflow itself (~1.5 s to import, 3 s with its SQL store) loads only when a name that needs it is first
+used (`open_store`, `Tracker`, `check_access`, ...): the names, statuses and faults below are plain
+Python, so `--help`, the preflight and a refused command never import it.
 """
+
+import importlib
 
 from harness.tracking.access import (
     DEFAULT_STORE_TIMEOUT,
@@ -17,15 +23,6 @@ from harness.tracking.faults import (
     explain,
     is_refusal,
 )
-from harness.tracking.gateway import (
-    INTERRUPTED,
-    TERMINATED,
-    DamagedArtifact,
-    LossStream,
-    Tracker,
-    open_store,
-    read_arrays,
-)
 from harness.tracking.guards import exclusive_lock
 from harness.tracking.redact import has_credentials, scrub, scrub_text
 from harness.tracking.store import (
@@ -33,8 +30,10 @@ from harness.tracking.store import (
     ENDED,
     FAILED,
     FINISHED,
+    INTERRUPTED,
     KILLED,
     MODEL_TRAINING,
+    TERMINATED,
     UI_ADDRESS,
     UI_COMMAND,
     UI_READY,
@@ -49,6 +48,24 @@ from harness.tracking.store import (
     sweep_jobs_filter,
     where_to_look,
 )
+
+# name -> the module that defines it, imported on first use (PEP 562): these need MLflow
+_LAZY = {
+    "DamagedArtifact": "gateway",
+    "LossStream": "gateway",
+    "Tracker": "gateway",
+    "open_store": "gateway",
+    "read_arrays": "gateway",
+}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "CredentialsRefused",

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from contextlib import contextmanager
 
 from harness.tracking.faults import CredentialsRefused, StoreAccessError, explain, is_refusal
-from harness.tracking.gateway import open_store
 
 log = logging.getLogger("harness")
 
@@ -94,6 +93,8 @@ def check_access(
 
     With `experiment`, also make sure it exists (created if missing) and is not deleted; its id.
     """
+    from harness.tracking.gateway import open_store  # MLflow: only when a store is to be reached
+
     deadline = time.monotonic() + timeout
 
     def reach() -> str | None:

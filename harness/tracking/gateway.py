@@ -39,6 +39,7 @@ from harness.tracking.redact import has_credentials, scrub
 from harness.tracking.store import (
     FAILED,
     FINISHED,
+    INTERRUPTED,
     KILLED,
     MODEL_TRAINING,
     Tags,
@@ -55,8 +56,6 @@ PARAM_BATCH_LIMIT = 100  # params, and tags, per log_batch request
 READ_THREADS = 8  # artifacts fetched side by side from a server
 FLUSH_SECONDS = 2.0  # a running job's loss curve reaches the store at least this often
 
-INTERRUPTED = "interrupted (Ctrl-C)"  # failure_reason of a run stopped by Ctrl-C
-TERMINATED = "terminated (SIGTERM)"  # ... by SIGTERM (timeout, a SLURM time limit, a container stop)
 # failure_reason of a job run its own process could not end, by the status the sweep ends with
 STOPPED_FROM_OUTSIDE = {KILLED: INTERRUPTED, FAILED: "its process ended before the job could end the run"}
 

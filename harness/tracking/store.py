@@ -15,6 +15,9 @@ FINISHED = "FINISHED"
 FAILED = "FAILED"
 KILLED = "KILLED"
 
+INTERRUPTED = "interrupted (Ctrl-C)"  # failure_reason of a run stopped by Ctrl-C
+TERMINATED = "terminated (SIGTERM)"  # ... by SIGTERM (timeout, a SLURM time limit, a container stop)
+
 
 class Tags:
     SWEEP_ID = "sweep_id"
