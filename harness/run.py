@@ -28,8 +28,6 @@ from harness.checks.schema import CONF_DIR  # noqa: E402
 from harness.checks.validation import ConfigError, NothingToDo  # noqa: E402
 from harness.job.refused import SweepRefused  # noqa: E402
 from harness.job.signals import Terminated, no_interruptions, raise_on_sigterm, stop_children  # noqa: E402
-from harness.rerun.command_line import expand_rerun  # noqa: E402
-from harness.rerun.summary import rerun_lines  # noqa: E402
 from harness.sweep.stale import close_stale_runs  # noqa: E402
 from harness.sweep_context import current_sweep_id, start_sweep  # noqa: E402
 from harness.tracking import (  # noqa: E402
@@ -63,7 +61,11 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else list(argv)
     start_sweep()
     try:
-        rerun = expand_rerun(argv)  # `rerun=<id>`: the stored runs' jobs, checked against the store
+        rerun = None
+        if any("rerun=" in argument for argument in argv):  # the rerun reads the store: MLflow loads
+            from harness.rerun.command_line import expand_rerun
+
+            rerun = expand_rerun(argv)  # `rerun=<id>`: the stored runs' jobs, checked against the store
         if rerun is not None:
             argv = rerun.argv
         plan = plan_command_line(argv)
@@ -90,6 +92,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         hydra_entry()
         if rerun is not None:
+            from harness.rerun.summary import rerun_lines
+
             print("\n".join(rerun_lines(rerun, current_sweep_id())))
     except SweepRefused as refused:  # the server refuses this user: it would refuse every ending too
         with no_interruptions():

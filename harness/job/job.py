@@ -21,8 +21,8 @@ from harness.checks.job_config import job_config
 from harness.checks.sweep_plan import run_name, set_keys
 from harness.job.console import quiet_job_console
 from harness.job.progress import StepProgress
-from harness.job.records import end_stopped_run, log_end, record, reproduce_note
-from harness.job.refused import SweepRefused, keep_locally
+from harness.job.records import end_stopped_run, keep_locally, record, reproduce_note
+from harness.job.refused import SweepRefused
 from harness.job.signals import (
     raise_on_sigterm,
     refuse_if_terminated,
@@ -161,3 +161,20 @@ def job_tags(context: SweepContext, overrides: list[str], digest: str) -> dict[s
     if context.parent_run_id:
         tags[Tags.PARENT_RUN_ID] = context.parent_run_id
     return tags
+
+
+def log_end(name: str, result: TrainResult, run_id: str) -> None:
+    if result.stopped:
+        steps_done = len(result.losses)
+        log.info("end %s: KILLED at step %d, %s, run %s", name, steps_done, result.stop_reason, run_id)
+        return
+    if result.diverged:
+        log.warning(
+            "end %s: FAILED, diverged at step %d (%s), run %s",
+            name, result.failure_step, result.failure_reason, run_id,
+        )  # fmt: skip
+        return
+    log.info(
+        "end %s: FINISHED final_loss=%.4g eval_mse=%.4g in %.2f s, run %s",
+        name, result.final_loss, result.eval_mse, result.train_seconds, run_id,
+    )  # fmt: skip

@@ -1,5 +1,5 @@
 """How a job's MLflow run ends: its last records and status (FINISHED, FAILED, KILLED), its description
-saying how to reproduce it, and the job's last log line."""
+saying how to reproduce it; or, when the store refuses this user, the curve kept in the job's folder."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ import shlex
 import tempfile
 from pathlib import Path
 
+from hydra.core.hydra_config import HydraConfig
+
 from harness.job import slurm_stops
 from harness.job.artifacts import result_metrics, write_artifacts, write_curve
+from harness.job.refused import leave_note
 from harness.job.signals import Terminated, no_interruptions, stopped_by_slurm
 from harness.provenance import COMMAND, rerun_command
 from harness.rerun.job import Rerun
@@ -108,18 +111,14 @@ def end_stopped_run(
     )
 
 
-def log_end(name: str, result: TrainResult, run_id: str) -> None:
-    if result.stopped:
-        steps_done = len(result.losses)
-        log.info("end %s: KILLED at step %d, %s, run %s", name, steps_done, result.stop_reason, run_id)
-        return
-    if result.diverged:
-        log.warning(
-            "end %s: FAILED, diverged at step %d (%s), run %s",
-            name, result.failure_step, result.failure_reason, run_id,
-        )  # fmt: skip
-        return
+def keep_locally(run_id: str, losses, reason: str, name: str) -> None:
+    """The store refuses this user: the curve goes to the job's folder, and a note says the run is to
+    end KILLED with `reason` (the next command that may use the store ends it; harness.sweep.stale)."""
+    curve = write_curve(losses, Path(HydraConfig.get().runtime.output_dir))
+    leave_note(run_id, reason, curve)
     log.info(
-        "end %s: FINISHED final_loss=%.4g eval_mse=%.4g in %.2f s, run %s",
-        name, result.final_loss, result.eval_mse, result.train_seconds, run_id,
-    )  # fmt: skip
+        "end %s: kept in %s (the store refused it); run %s ends KILLED at the next command",
+        name,
+        curve,
+        run_id,
+    )

@@ -10,16 +10,10 @@ their curves (harness.sweep.stale); `resume=true` reruns them.
 from __future__ import annotations
 
 import json
-import logging
 import os
 from pathlib import Path
 
-from hydra.core.hydra_config import HydraConfig
-
-from harness.job.artifacts import write_curve
 from harness.tracking import KILLED
-
-log = logging.getLogger("harness")
 
 
 class SweepRefused(KeyboardInterrupt):
@@ -54,16 +48,3 @@ def take_note(run_id: str) -> dict | None:
         return None
     path.unlink(missing_ok=True)
     return note
-
-
-def keep_locally(run_id: str, losses, reason: str, name: str) -> None:
-    """The store refuses this user: the curve goes to the job's folder, and a note says the run is to
-    end KILLED with `reason` (the next command that may use the store ends it; harness.sweep.stale)."""
-    curve = write_curve(losses, Path(HydraConfig.get().runtime.output_dir))
-    leave_note(run_id, reason, curve)
-    log.info(
-        "end %s: kept in %s (the store refused it); run %s ends KILLED at the next command",
-        name,
-        curve,
-        run_id,
-    )

@@ -12,7 +12,6 @@ import json
 import re
 from dataclasses import dataclass
 
-from hydra._internal.utils import get_args_parser
 from mlflow.entities import Run
 
 from harness.checks import sweep_plan
@@ -21,6 +20,7 @@ from harness.checks.validation import ConfigError
 from harness.rerun.code import code_differences
 from harness.rerun.stored import RERUNNABLE, check_rerunnable
 from harness.tracking import Tags, Tracker, bound_http_requests, open_store, resolve_tracking_uri, sqlite_path
+from harness.upstream import hydra_args_parser
 
 RUN_ID = re.compile(r"[0-9a-f]{32}")
 SWEEP_ID = re.compile(r"\d{8}-\d{6}-[0-9a-f]{4}")
@@ -40,7 +40,7 @@ class RerunCommand:
 
 def _values(argv: list[str]) -> tuple[bool, list[str], list[str]] | None:
     """(-m given, the rerun values, the other overrides), or None without `rerun=`."""
-    args = get_args_parser().parse_args(argv)
+    args = hydra_args_parser().parse_args(argv)
     keyed = [(sweep_plan.override_key(o), o) for o in sweep_plan.parse(args.overrides)]
     reruns = [override for key, override in keyed if key == "rerun"]
     if not reruns:
