@@ -39,6 +39,7 @@ from omegaconf import OmegaConf  # noqa: E402
 from harness.checks.schema import CONF_DIR, task_config  # noqa: E402
 from harness.search.samplers import OrderedGridSampler  # noqa: E402
 from harness.search.space import parse_space  # noqa: E402
+from harness.search.study import trial_id  # noqa: E402
 from harness.search.trial import TrialReporter  # noqa: E402
 from harness.training.loop import train  # noqa: E402
 from hydra_plugins.harness_optuna_sweeper.config import (  # noqa: E402
@@ -69,12 +70,13 @@ def task_for(overrides: list[str], seed: int, steps: int) -> dict:
     return task_config(cfg)
 
 
-def objective(space, steps: int, budget: Budget, prune: bool, seeds: tuple[int, ...]):
+def objective(space, steps: int, budget: Budget, prune: bool, seeds: tuple[int, ...], storage):
     def value(trial: optuna.Trial) -> float:
+        stored_id = trial_id(storage, trial.study.study_name, trial.number)
         params = {d.key: trial.suggest_categorical(d.key, d.distribution.choices) for d in space.dimensions}
         scores = []
         for index, seed in enumerate(seeds):
-            reporter = TrialReporter(trial.study, trial._trial_id, REPORT_EVERY, steps, reports=index == 0)
+            reporter = TrialReporter(trial.study, stored_id, REPORT_EVERY, steps, reports=index == 0)
             hook = (lambda step, losses, r=reporter: r(step + 1, losses)) if prune else None
             result = train(task_for(space.overrides(params), seed, steps), hook)
             budget.steps += len(result.losses)  # a pruned run: the steps it ran before the pruner stopped it
@@ -107,9 +109,10 @@ def run_method(name: str, space, steps: int, trials: int, repeat: int, seeds: tu
         sampler = build(TPESamplerConf, seed=repeat, n_startup_trials=4)
     prune = name == "tpe+pruning"
     pruner = build(MedianPrunerConf, n_startup_trials=3, n_warmup_steps=300) if prune else None
-    study = optuna.create_study(sampler=sampler, pruner=pruner or optuna.pruners.NopPruner())
+    storage = optuna.storages.InMemoryStorage()
+    study = optuna.create_study(storage=storage, sampler=sampler, pruner=pruner or optuna.pruners.NopPruner())
     started = time.perf_counter()
-    study.optimize(objective(space, steps, budget, prune, seeds), n_trials=trials)
+    study.optimize(objective(space, steps, budget, prune, seeds, storage), n_trials=trials)
     states = [t.state for t in study.trials]
     return {
         "method": name,

@@ -30,6 +30,19 @@ def _powers(base, steps):
     return np.array(powers).reshape(steps.shape)
 
 
+def _update_moments(m1, m2, g, betas, scratch):
+    """`m1 = b1*m1 + (1-b1)*g`, `m2 = b2*m2 + (1-b2)*g*g` in place: the moments of Adam and of the seed's
+    optimizer alike, in the same operations (bit for bit)."""
+    b1, b2 = betas
+    m1 *= b1
+    np.multiply(g, 1 - b1, out=scratch)
+    m1 += scratch
+    m2 *= b2
+    np.multiply(g, g, out=scratch)
+    scratch *= 1 - b2
+    m2 += scratch
+
+
 def _nonzero(value):
     return np.any(value) if isinstance(value, np.ndarray) else value != 0
 
@@ -125,15 +138,8 @@ class SeedAdamW(Optimizer):
         return [self.moment_1, self.moment_2]
 
     def _update(self, p, g):
-        (b1, b2), lr = self.betas, self.lr
-        m1, m2, (t, u) = self.moment_1, self.moment_2, self._scratch
-        m1 *= b1
-        np.multiply(g, 1 - b1, out=t)
-        m1 += t
-        m2 *= b2
-        np.multiply(g, g, out=t)
-        t *= 1 - b2
-        m2 += t
+        lr, m1, m2, (t, u) = self.lr, self.moment_1, self.moment_2, self._scratch
+        _update_moments(m1, m2, g, self.betas, t)
         np.multiply(m1, m1, out=t)
         np.subtract(m2, t, out=t)
         np.maximum(t, 0.0, out=t)
@@ -174,13 +180,7 @@ class Adam(Optimizer):
             u += g
             g = u
         self.steps += 1
-        m1 *= b1
-        np.multiply(g, 1 - b1, out=t)
-        m1 += t
-        m2 *= b2
-        np.multiply(g, g, out=t)
-        t *= 1 - b2
-        m2 += t
+        _update_moments(m1, m2, g, self.betas, t)
         step_size = lr / (1 - _powers(b1, self.steps))
         np.sqrt(m2, out=t)
         t /= np.sqrt(1 - _powers(b2, self.steps))

@@ -7,8 +7,9 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from harness.checks.schema import Config, config_hash, resolved, run_params
+from harness.checks.schema import config_hash, resolved, run_params
 from harness.checks.validation import validate
+from harness.training.config import Config
 
 
 @dataclass(frozen=True)
@@ -21,5 +22,6 @@ class JobConfig:
 def job_config(cfg: DictConfig, overrides: list[str], choices: dict[str, str]) -> JobConfig:
     """Raise ConfigError (one line) if the job's values are not allowed, else its typed config."""
     data = resolved(cfg)
+    params, digest = run_params(data, choices), config_hash(data)
     validate(data, overrides)
-    return JobConfig(Config.from_data(data), run_params(data, choices), config_hash(data))
+    return JobConfig(Config.from_data(data), params, digest)

@@ -18,15 +18,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hydra import initialize_config_dir
-from hydra._internal.utils import get_args_parser
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.types import Override
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from harness.checks import limits, sweep_plan
-from harness.checks.schema import BOOKKEEPING_KEYS, CONF_DIR, Config, flatten, resolved
+from harness.checks.schema import BOOKKEEPING_KEYS, CONF_DIR, flatten, resolved
 from harness.checks.validation import ConfigError, explain_hydra_error, validate
+from harness.training.config import Config
+from harness.upstream import hydra_args_parser
 
 # Hydra flags after which no job runs (help, printing the config, shell completion, ...).
 _INFO_FLAGS = ("help", "hydra_help", "cfg", "info", "shell_completion", "resolve")
@@ -47,7 +48,7 @@ def check_command_line(argv: list[str]) -> int:
 
 def plan_command_line(argv: list[str]) -> CommandPlan:
     """As `check_command_line`, with the first job's resolved config (its store settings)."""
-    args = get_args_parser().parse_args(argv)
+    args = hydra_args_parser().parse_args(argv)
     info = [flag for flag in _INFO_FLAGS if getattr(args, flag, None)]
     if args.multirun and info:  # Hydra would raise a ValueError with a traceback
         raise ConfigError(
@@ -72,7 +73,7 @@ def plan_command_line(argv: list[str]) -> CommandPlan:
         )
         arguments = sweep_plan.sweep_arguments(master)
         if sweep_plan.is_search(master):
-            from harness.search.checks import search_axes
+            from harness.checks.search import search_axes
 
             axes = _read(lambda: search_axes(master, arguments), arguments)
         else:

@@ -17,6 +17,7 @@ from hydra.core.override_parser.types import Override
 from omegaconf import DictConfig, OmegaConf
 
 from harness.checks.schema import BOOKKEEPING_KEYS
+from harness.search.names import SWEEPER_TARGET
 
 # Overrides that pick where or how a sweep runs, not what a job computes: never part of a run name.
 NOT_SWEPT_PREFIXES = ("hydra", "sweeps")
@@ -64,8 +65,6 @@ def sweep_axes(arguments: list[str]) -> dict[str, list[str]]:
 
 def is_search(multirun_cfg: DictConfig) -> bool:
     """Is this multirun an Optuna search (`hydra/sweeper=optuna`) rather than a grid?"""
-    from hydra_plugins.harness_optuna_sweeper.config import SWEEPER_TARGET
-
     return OmegaConf.select(multirun_cfg, "hydra.sweeper._target_", default=None) == SWEEPER_TARGET
 
 

@@ -20,8 +20,9 @@ from omegaconf.errors import (
 )
 
 from engine.nn import INITS
-from harness.checks.schema import CONF_DIR, Config, flatten
+from harness.checks.schema import CONF_DIR, flatten
 from harness.tracking.redact import has_credentials, scrub_text
+from harness.training.config import Config
 from harness.training.targets import TARGETS
 
 SEED_MAX = 2**63 - 1

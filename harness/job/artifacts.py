@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 from omegaconf import OmegaConf
 
-from harness.checks.schema import Config
 from harness.curves import CURVE_FILE
 from harness.job.plots import plot_fit, plot_loss
 from harness.tracking import scrub
+from harness.training.config import Config
 from harness.training.loop import TrainResult
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import gc
 import logging
 import tempfile
-import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,6 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from harness.checks.job_config import job_config
-from harness.checks.schema import Config
 from harness.checks.sweep_plan import run_name, set_keys
 from harness.job import slurm_stops
 from harness.job.artifacts import result_metrics, write_artifacts, write_curve
@@ -54,10 +52,12 @@ from harness.tracking import (
     explain,
     is_refusal,
     open_store,
+    retrying_until,
     scrub_text,
     where_to_look,
 )
 from harness.training.batches import shared_key, train_many
+from harness.training.config import Config
 from harness.training.loop import TrainResult
 from hydra_plugins.hydra_vectorized_launcher import batch_point
 
@@ -182,19 +182,17 @@ def job_tags(context: SweepContext, overrides: list[str], digest: str) -> dict[s
 def with_patience(action, patience: float, tracking_uri: str):
     """`action()`, tried again every few seconds for `patience` seconds while the store fails it:
     a tracking server restarting during a sweep loses none of a job's data."""
-    deadline = time.monotonic() + patience
-    while True:
-        try:
-            return action()
-        except Exception as error:
-            if is_refusal(error):  # 401, 403: asked again, the server says the same
-                raise CredentialsRefused(explain(error, tracking_uri)) from error
-            if time.monotonic() >= deadline:  # the true reason, as one line, goes on the run if it can
-                raise StoreAccessError(explain(error, tracking_uri)) from error
-            log.warning(
-                "%s; trying again for up to %.0f s", explain(error, tracking_uri), deadline - time.monotonic()
-            )
-            time.sleep(min(RETRY_SECONDS, max(0.0, deadline - time.monotonic())))
+
+    def warn(tried) -> None:  # tenacity's state of the try that failed
+        line = explain(tried.outcome.exception(), tracking_uri)
+        log.warning("%s; trying again for up to %.0f s", line, patience - tried.seconds_since_start)
+
+    try:  # 401, 403 are not asked again: the server would say the same
+        return retrying_until(patience, RETRY_SECONDS, lambda error: not is_refusal(error), warn)(action)
+    except Exception as error:
+        if is_refusal(error):
+            raise CredentialsRefused(explain(error, tracking_uri)) from error
+        raise StoreAccessError(explain(error, tracking_uri)) from error  # one line, on the run if it can
 
 
 def record(

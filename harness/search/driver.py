@@ -32,7 +32,7 @@ from harness.log_routing import route_library_logs
 from harness.search.samplers import GRID_TARGET
 from harness.search.space import SearchSpace, parse_space
 from harness.search.stale_trials import claim, is_stale, retry_stale_trials
-from harness.search.study import Search, check_storage, open_study, storage_url
+from harness.search.study import Search, check_storage, open_storage, open_study, storage_url, trial_id
 from harness.search.ticket import TICKETS_DIR, TrialTicket
 from harness.sweep_context import SweepContext
 from harness.tracking import resolve_tracking_uri
@@ -101,11 +101,12 @@ class SearchDriver:
         check_storage(url, tracking_uri)
         experiment = OmegaConf.select(self.config, "experiment", default=None) or self.config.hydra.job.name
         study_name = self.study_name or search.default_study_name(experiment)
-        study = open_study(url, study_name, search)
+        storage = open_storage(url)
+        study = open_study(storage, url, study_name, search)
         is_grid = self.sampler_cfg._target_ == GRID_TARGET
         study.sampler = self.build_sampler(space, study, is_grid)
         goal = min(self.n_trials, len(space.grid())) if is_grid else self.n_trials
-        if retried := retry_stale_trials(study):
+        if retried := retry_stale_trials(study, storage):
             log.warning(
                 "trial(s) %s were left RUNNING by a search that is gone: marked FAIL, asked again",
                 ", ".join(map(str, retried)),
@@ -124,13 +125,14 @@ class SearchDriver:
                 claim(trial)
             jobs, tickets = [], []
             for trial in trials:
+                stored_id = trial_id(storage, study_name, trial.number)
                 for seed_index in range(self.seeds_per_trial):
                     overrides = space.overrides(trial.params)
                     if self.seeds_per_trial > 1:
                         overrides.append(f"{self.seed_key}={base_seed + seed_index}")
                     jobs.append(overrides)
                     tickets.append(
-                        TrialTicket(study_name, trial.number, trial._trial_id, seed_index,
+                        TrialTicket(study_name, trial.number, stored_id, seed_index,
                                     context.sweep_id if context else None)
                     )  # fmt: skip
             for offset, ticket in enumerate(tickets):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping, Sequence
 
 from optuna.samplers import GridSampler
+
+from harness.upstream import walk_grid_in_given_order
 
 
 class OrderedGridSampler(GridSampler):
@@ -16,11 +17,7 @@ class OrderedGridSampler(GridSampler):
 
     def __init__(self, search_space: Mapping[str, Sequence], seed: int | None = None) -> None:
         super().__init__(search_space, seed)
-        given = list(search_space)
-        position = [given.index(name) for name in self._param_names]  # GridSampler keeps names sorted
-        self._all_grids = [
-            tuple(point[i] for i in position) for point in itertools.product(*search_space.values())
-        ]
+        walk_grid_in_given_order(self, search_space)
 
     def after_trial(self, study, trial, state, values) -> None:
         pass  # GridSampler calls study.stop() here, which only works inside study.optimize

@@ -8,9 +8,11 @@ not count it toward `n_trials`, and enqueues its parameters again, so the trial 
 from __future__ import annotations
 
 import optuna
+from optuna.storages import BaseStorage
 from optuna.trial import TrialState
 
 from harness.process_identity import is_gone, process_tag
+from harness.search.study import trial_id
 
 PROCESS_ATTR = "process"
 STALE_ATTR = "stale"  # a FAIL the search's process did not decide: it does not count toward n_trials
@@ -30,11 +32,12 @@ def stale_running(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     return [trial for trial in running if is_gone(trial.user_attrs.get(PROCESS_ATTR, ""))]
 
 
-def retry_stale_trials(study: optuna.Study) -> list[int]:
-    """Fail and enqueue again the RUNNING trials whose process is gone; their numbers."""
+def retry_stale_trials(study: optuna.Study, storage: BaseStorage) -> list[int]:
+    """Fail and enqueue again the RUNNING trials of `study` (in `storage`) whose process is gone; their
+    numbers."""
     stale = stale_running(study)
     for trial in stale:
-        study._storage.set_trial_user_attr(trial._trial_id, STALE_ATTR, True)
+        storage.set_trial_user_attr(trial_id(storage, study.study_name, trial.number), STALE_ATTR, True)
         study.tell(trial.number, state=TrialState.FAIL)
         study.enqueue_trial(trial.params, user_attrs={"retries": trial.number})
     return [trial.number for trial in stale]

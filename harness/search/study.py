@@ -139,10 +139,14 @@ def _short(value) -> str:
 
 
 def open_study(
-    url: str, study_name: str, search: Search, sampler: optuna.samplers.BaseSampler | None = None
+    storage: BaseStorage,
+    url: str,
+    study_name: str,
+    search: Search,
+    sampler: optuna.samplers.BaseSampler | None = None,
 ) -> optuna.Study:
-    """The study, created for `search` if missing; refused if it was made for another search."""
-    storage = open_storage(url)
+    """The study in `storage` (opened from `url`), created for `search` if missing; refused if it was
+    made for another search."""
     existing = load_existing(storage, study_name)
     if existing is not None:
         check_same_search(existing, search, url)
@@ -156,3 +160,8 @@ def open_study(
     if SEARCH_ATTR not in study.user_attrs:
         study.set_user_attr(SEARCH_ATTR, search.describe())
     return study
+
+
+def trial_id(storage: BaseStorage, study_name: str, number: int) -> int:
+    """The storage's id of trial `number`, by the storage's public methods (`Trial._trial_id` is private)."""
+    return storage.get_trial_id_from_study_id_trial_number(storage.get_study_id_from_name(study_name), number)

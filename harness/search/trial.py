@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from harness.curves import smooth
+from harness.search.names import SWEEPER_TARGET
 from harness.search.ticket import TrialTicket
 from harness.training.loop import StopTraining
 
@@ -86,8 +87,6 @@ def shared_storage(url: str):
 
 def link_trial(hydra_cfg: Any, sweep_id: str, tracking_uri: str, total_steps: int) -> TrialLink | None:
     """The trial this Hydra job runs, or None when it is not part of an Optuna search."""
-    from hydra_plugins.harness_optuna_sweeper.config import SWEEPER_TARGET
-
     if hydra_cfg.sweeper.get("_target_") != SWEEPER_TARGET:
         return None
     ticket = TrialTicket.read(hydra_cfg.sweep.dir, hydra_cfg.job.num)

@@ -28,16 +28,11 @@ BAR_FORMAT = "{desc} {bar} {n_fmt}/{total_fmt} jobs done{postfix}, {elapsed} ela
 JobEnds = dict[str, tuple[str, str]]  # run id -> (run name, outcome), as Tracker.job_outcomes gives
 
 
-def clock_text(seconds: float) -> str:
-    minutes, seconds = divmod(int(round(seconds)), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes:02d}:{seconds:02d}"
-
-
 def progress_line(done: int, total: int, outcomes: Counter, elapsed: float, name: str, outcome: str) -> str:
     """`sweep 3/10 jobs done (2 finished, 1 failed), 00:42 elapsed, ~01:38 left: lr=0.1 failed`."""
-    left = f"~{clock_text(elapsed / done * max(total - done, 0))} left" if done else "time left unknown"
-    counts, spent = outcome_counts(outcomes), clock_text(elapsed)
+    clock = tqdm.format_interval  # the bar's own `01:38`, `1:02:05`
+    left = f"~{clock(elapsed / done * max(total - done, 0))} left" if done else "time left unknown"
+    counts, spent = outcome_counts(outcomes), clock(elapsed)
     return f"sweep {done}/{total} jobs done ({counts}), {spent} elapsed, {left}: {name} {outcome}"
 
 

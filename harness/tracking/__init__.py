@@ -3,7 +3,7 @@
 Outside this package, import from `harness.tracking` only.
 """
 
-from harness.tracking.access import DEFAULT_STORE_TIMEOUT, bound_http_requests, check_access
+from harness.tracking.access import DEFAULT_STORE_TIMEOUT, bound_http_requests, check_access, retrying_until
 from harness.tracking.faults import (
     NOT_AUTHENTICATED,
     CredentialsRefused,
@@ -55,6 +55,7 @@ __all__ = [
     "TERMINATED",
     "bound_http_requests",
     "check_access",
+    "retrying_until",
     "explain",
     "DEFAULT_EXPERIMENT",
     "UI_ADDRESS",

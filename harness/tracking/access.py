@@ -10,12 +10,14 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 
 from harness.tracking.faults import StoreAccessError, explain
 from harness.tracking.gateway import open_store
 
 DEFAULT_STORE_TIMEOUT = 10.0  # seconds to reach the store before anything runs
+RETRY_SECONDS = 0.5  # between tries of a server that is not there (yet)
 # Each HTTP call of a running sweep: a server that is gone is retried ~10 s, not ~4 minutes (MLflow's
 # defaults); a job then keeps its data in memory and tries again (harness.job.job, `store_patience`).
 SWEEP_HTTP_SETTINGS = {
@@ -64,6 +66,24 @@ def _quiet(name: str):
         logger.disabled = previous
 
 
+def retrying_until(
+    seconds: float, every: float, worth_retrying: Callable[[Exception], bool], before_sleep=None
+):
+    """Tenacity's `Retrying`: an exception `worth_retrying` is tried again every `every` seconds (the last
+    wait cut to what is left) until `seconds` have passed from now, then raised as it is; any other
+    exception (and Ctrl-C) at once. `before_sleep(state)` is called before each wait."""
+    import tenacity  # ~0.1 s (asyncio): paid by the first retry loop, not by every import of the gateway
+
+    deadline = time.monotonic() + seconds
+    return tenacity.Retrying(
+        retry=tenacity.retry_if_exception(lambda e: isinstance(e, Exception) and worth_retrying(e)),
+        stop=lambda _: time.monotonic() >= deadline,
+        wait=lambda _: min(every, max(0.0, deadline - time.monotonic())),
+        before_sleep=before_sleep,
+        reraise=True,
+    )
+
+
 def check_access(
     tracking_uri: str, timeout: float = DEFAULT_STORE_TIMEOUT, experiment: str | None = None
 ) -> str | None:
@@ -72,21 +92,26 @@ def check_access(
     With `experiment`, also make sure it exists (created if missing) and is not deleted; its id.
     """
     deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with _one_try(deadline - time.monotonic()), _quiet(_DB_LOGGER):
-                tracker = open_store(tracking_uri)
-                tracker.client.search_experiments(max_results=1)
-                if experiment is None:
-                    return None
-                tracker.check_artifact_root(experiment)
-                return tracker.experiment_id(experiment)
-        except StoreAccessError:  # a deleted experiment, an artifact folder that cannot be written
-            raise
-        except Exception as error:  # MLflow, SQLAlchemy, OSError: each becomes one line
-            line = explain(error, tracking_uri)
-            unreachable = line.startswith("cannot reach")
-            if not unreachable or time.monotonic() >= deadline:
-                waited = f" (waited {timeout:g} s: store_timeout=SECONDS)" if unreachable else ""
-                raise StoreAccessError(line + waited) from None
-        time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+
+    def reach() -> str | None:
+        with _one_try(deadline - time.monotonic()), _quiet(_DB_LOGGER):
+            tracker = open_store(tracking_uri)
+            tracker.client.search_experiments(max_results=1)
+            if experiment is None:
+                return None
+            tracker.check_artifact_root(experiment)
+            return tracker.experiment_id(experiment)
+
+    def unreachable(error: Exception) -> bool:  # only a server not there (yet) may answer a moment later
+        if isinstance(error, StoreAccessError):
+            return False
+        return explain(error, tracking_uri).startswith("cannot reach")
+
+    try:
+        return retrying_until(deadline - time.monotonic(), RETRY_SECONDS, unreachable)(reach)
+    except StoreAccessError:  # a deleted experiment, an artifact folder that cannot be written
+        raise
+    except Exception as error:  # MLflow, SQLAlchemy, OSError: each becomes one line
+        line = explain(error, tracking_uri)
+        waited = f" (waited {timeout:g} s: store_timeout=SECONDS)" if line.startswith("cannot reach") else ""
+        raise StoreAccessError(line + waited) from None

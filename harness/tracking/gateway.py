@@ -184,11 +184,9 @@ class Tracker:
         None; its `runs:/` URI and the version."""
         import mlflow
         from mlflow.models import Model
-        from mlflow.tracking._tracking_service.utils import _use_tracking_uri
 
-        # Model.log reads the fluent tracking URI: point it at this store for the call, then put back
-        # exactly what was there (setting it is sticky, and would outrank MLFLOW_TRACKING_URI later)
-        environment = os.environ.get("MLFLOW_TRACKING_URI")  # unset on the way out when no URI was set
+        from harness.upstream import fluent_tracking_uri
+
         # Model.log with no active run would file the logged model under experiment 0 ("Default"): make
         # it here, in the run's experiment, so that the experiment's Models page, the run's "Logged
         # models" and the runs table's Models column show it, and the registered version links to it.
@@ -199,14 +197,13 @@ class Tracker:
         )  # fmt: skip
         printed = io.StringIO()  # MLflow prints "Successfully registered model ..." itself: to the log
         try:
-            with _use_tracking_uri(self.tracking_uri), contextlib.redirect_stderr(printed):
+            # Model.log reads the fluent tracking URI: this store's for the call, then what was there
+            with fluent_tracking_uri(self.tracking_uri), contextlib.redirect_stderr(printed):
                 info = Model.log(
                     artifact_path=None, name="model", flavor=mlflow.pyfunc, run_id=run_id,
                     model_id=logged.model_id, registered_model_name=registered_name, **model,
                 )  # fmt: skip
         finally:
-            if environment is not None:
-                os.environ["MLFLOW_TRACKING_URI"] = environment
             for line in printed.getvalue().splitlines():
                 logging.getLogger("mlflow").info(line)
         version = str(info.registered_model_version) if info.registered_model_version is not None else None

@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict
 
-from harness.checks.schema import Config
+from harness.training.config import Config
 from harness.training.loop import PER_RUN_OPTIMIZER_KEYS, ProgressCallback, TrainResult, train_runs
 
 # What may differ between the runs of one batch: the seed (its own initial weights and inputs), the

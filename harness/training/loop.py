@@ -22,7 +22,7 @@ from hydra.utils import get_method
 
 from engine import Constant, Mean, Square, Variable
 from engine.nn import MLP
-from harness.checks.schema import Config
+from harness.training.config import Config
 from harness.training.targets import TARGETS
 
 EVAL_X = (np.arange(200) / 100.0 - 1.0).reshape(-1, 1)  # the seed's x_test_vals

@@ -13,7 +13,8 @@ from typing import Any  # noqa: UP035 (OmegaConf reads typing's forms)
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
-SWEEPER_TARGET = "hydra_plugins.harness_optuna_sweeper.sweeper.OptunaSweeper"
+from harness.search.names import SWEEPER_TARGET
+
 GRID_TARGET = "harness.search.samplers.OrderedGridSampler"
 
 

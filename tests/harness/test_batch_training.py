@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.checks.schema import Config, task_config
+from harness.checks.schema import task_config
 from harness.training import batches as batch_training
 from harness.training.batches import parameter_count, runs_per_slice, shared_key, train_many
+from harness.training.config import Config
 from harness.training.loop import StopTraining, train
 
 STEPS = "steps=250"  # past two progress calls (every 100 steps)

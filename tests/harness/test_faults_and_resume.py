@@ -78,16 +78,10 @@ def test_an_exception_in_one_job_loses_no_other_jobs_run(store_dir, stored):
 def test_ctrl_c_ends_the_running_runs_killed_keeping_what_was_logged(
     start_harness, stored, store_dir, launcher, running, tmp_path
 ):
-    uri = f"sqlite:///{store_dir}/mlflow.db"
-    store = stored(uri)
-    process = start_harness(
-        store_dir, "-m", "seed=0,1,2", "steps=1000000", "report=false", *launcher, uri=uri
-    )
-    output = _stop_when(
-        process,
-        lambda: len([r for r in store.children() if store.loss_history(r)]) == running,
-        lambda: os.killpg(process.pid, signal.SIGINT),  # what Ctrl-C in a terminal does
-    )
+    store, process, output = stop_long_sweep(
+        start_harness, stored, store_dir, launcher, running,
+        stop=lambda process: os.killpg(process.pid, signal.SIGINT),  # what Ctrl-C in a terminal does
+    )  # fmt: skip
     assert process.returncode == 130, output[-3000:]
     killed = store.children()
     assert len(killed) == running  # the jobs not started yet never start
@@ -175,6 +169,22 @@ def test_resume_skips_finished_jobs_and_the_resumed_sweep_counts_them_as_its_own
     newest = max(third.store.parents(), key=lambda run: run.info.start_time)
     assert f"Sweep {newest.data.tags[Tags.SWEEP_ID]} " in report.stdout
     assert len(third.store.children()) == 3
+
+
+def stop_long_sweep(start_harness, stored, store_dir, launcher, running, stop):
+    """A sweep of three long jobs, stopped by `stop(process)` once `running` of them have logged loss:
+    its store, its (ended) process and its output."""
+    uri = f"sqlite:///{store_dir}/mlflow.db"
+    store = stored(uri)
+    process = start_harness(
+        store_dir, "-m", "seed=0,1,2", "steps=1000000", "report=false", *launcher, uri=uri
+    )
+    output = _stop_when(
+        process,
+        lambda: len([r for r in store.children() if store.loss_history(r)]) == running,
+        lambda: stop(process),
+    )
+    return store, process, output
 
 
 def _stop_when(process, ready, stop) -> str:

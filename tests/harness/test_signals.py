@@ -11,7 +11,7 @@ import psutil
 import pytest
 
 from harness.tracking import Tags
-from tests.harness.test_faults_and_resume import _stop_when, _wait_for
+from tests.harness.test_faults_and_resume import _wait_for, stop_long_sweep
 
 
 def _session_processes(session: int) -> list[psutil.Process]:
@@ -33,16 +33,10 @@ def _session_processes(session: int) -> list[psutil.Process]:
 def test_sigterm_to_the_command_ends_its_runs_killed_and_leaves_no_process(
     start_harness, stored, store_dir, launcher, running
 ):
-    uri = f"sqlite:///{store_dir}/mlflow.db"
-    store = stored(uri)
-    process = start_harness(
-        store_dir, "-m", "seed=0,1,2", "steps=1000000", "report=false", *launcher, uri=uri
-    )
-    output = _stop_when(
-        process,
-        lambda: len([r for r in store.children() if store.loss_history(r)]) == running,
-        lambda: process.send_signal(signal.SIGTERM),  # to the command alone, as `timeout` does
-    )
+    store, process, output = stop_long_sweep(
+        start_harness, stored, store_dir, launcher, running,
+        stop=lambda process: process.send_signal(signal.SIGTERM),  # to the command alone, as `timeout` does
+    )  # fmt: skip
     assert process.returncode == 143, output[-3000:]
     assert "terminated (SIGTERM): the current run and its sweep are ended KILLED" in output
     assert "Traceback" not in output and "resource_tracker" not in output, output[-3000:]  # loky's

@@ -225,9 +225,9 @@ def test_the_best_run_is_a_registered_model_that_predicts_as_the_engine_did(grid
         and f"models:/autograd-mlp/{version.version}" in parent.data.tags[Tags.NOTE]
     )
 
-    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
+    from harness.upstream import fluent_tracking_uri
 
-    with _use_tracking_uri(grid.store.uri):  # this store's registry, whatever this process set before
+    with fluent_tracking_uri(grid.store.uri):  # this store's registry, whatever this process set before
         model = mlflow.pyfunc.load_model(f"models:/autograd-mlp/{version.version}")
     assert model.metadata.run_id == best.info.run_id
     fit = np.load(grid.store.download(best, "fit.npz", tmp_path))  # the engine's own prediction, at training

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import optuna
 import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
@@ -55,8 +56,8 @@ def test_the_grid_runs_in_the_basic_sweepers_order():
     expected = [{"group1": g, "bar": b} for g in ("file1", "file2") for b in (100, 200, 300)]
     assert space.grid() == expected
     sampler = OrderedGridSampler({d.key: d.grid_values() for d in space.dimensions})
-    names = sampler._param_names
-    assert [dict(zip(names, point, strict=True)) for point in sampler._all_grids] == expected
+    study = optuna.create_study(sampler=sampler)
+    assert [study.ask(space.distributions).params for _ in expected] == expected
 
 
 def test_a_grid_of_integers_and_stepped_floats_lists_every_value():
@@ -96,3 +97,14 @@ def test_the_sweepers_grid_sampler_config_names_the_grid_sampler():
 
     assert GridSamplerConf._target_ == GRID_TARGET
     assert get_class(GRID_TARGET) is OrderedGridSampler
+
+
+def test_the_sweeper_target_the_checks_and_jobs_compare_names_the_optuna_sweeper():
+    from hydra.utils import get_class
+
+    from harness.search.names import SWEEPER_TARGET
+    from hydra_plugins.harness_optuna_sweeper.config import OptunaSweeperConf
+    from hydra_plugins.harness_optuna_sweeper.sweeper import OptunaSweeper
+
+    assert OptunaSweeperConf._target_ == SWEEPER_TARGET
+    assert get_class(SWEEPER_TARGET) is OptunaSweeper
