@@ -3,6 +3,7 @@
     python benchmarks/sweep.py                 # the 256-job grid, 3000 steps: basic, joblib, vectorized
     python benchmarks/sweep.py --quick         # a 16-job grid, 500 steps: about a minute
     python benchmarks/sweep.py --launchers vectorized --repeats 3
+    python benchmarks/sweep.py --launchers vectorized --python /root/.pyenv/shims/python .venv/bin/python
 
 The grid is `-m lr=3e-4,1e-3,3e-3,1e-2 weight_decay=0,1e-4,1e-3,1e-2 width=16,32,64,128
 seed=0,1,2,3 report=false` (issue 9). Each sweep runs `python -m harness.run` in a fresh temporary
@@ -11,7 +12,9 @@ directory with its own sqlite store (Hydra, training, MLflow, plots: everything 
 one after another by `harness.training.loop.train` in one fresh process: the engine's loop with its
 inputs, no Hydra, no MLflow, nothing written.
 
-Printed per launcher (medians of --repeats): wall time of the sweep, the training time the runs
+`--python` runs the sweeps with each interpreter given (each runs the harness it has installed: a
+main checkout against a branch, one baseline for both). Printed per interpreter and launcher (medians
+of --repeats): wall time of the sweep, the training time the runs
 recorded (`train_seconds`; a batch's time is shared among its runs), overhead per job = (wall -
 training) / jobs, the report's wall time, the store's bytes per run (the sqlite file; the artifact
 files beside), and ratio = (sweep + report) / baseline.
@@ -104,19 +107,19 @@ MlflowClient(sys.argv[1]).search_experiments()
 """
 
 
-def mlflow_start(db: Path) -> float:
+def mlflow_start(db: Path, python: str) -> float:
     """Seconds for a fresh process to open the store with MlflowClient and run one query."""
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", MLFLOW_START, f"sqlite:///{db}"], env=environment(), check=True)
+    subprocess.run([python, "-c", MLFLOW_START, f"sqlite:///{db}"], env=environment(), check=True)
     return time.perf_counter() - started
 
 
-def run_sweep(launcher: str, grid: dict, steps: int) -> dict:
+def run_sweep(launcher: str, grid: dict, steps: int, python: str = sys.executable) -> dict:
     extra, workers = LAUNCHERS[launcher]
     jobs = len(list(itertools.product(*grid.values())))
     with tempfile.TemporaryDirectory(prefix=f"sweep-bench-{launcher}-") as tmp:
         overrides = [f"{key}={','.join(values)}" for key, values in grid.items()]
-        command = [sys.executable, "-m", "harness.run", "-m", *overrides, f"steps={steps}", "report=false"]
+        command = [python, "-m", "harness.run", "-m", *overrides, f"steps={steps}", "report=false"]
         command += [f"hydra.sweep.dir={tmp}/multirun", *extra]
         started = time.perf_counter()
         done = subprocess.run(command, cwd=tmp, env=environment(), capture_output=True, text=True)
@@ -125,7 +128,7 @@ def run_sweep(launcher: str, grid: dict, steps: int) -> dict:
             sys.exit(f"{launcher} sweep failed ({done.returncode}):\n{done.stderr[-3000:]}")
         started = time.perf_counter()
         report = subprocess.run(
-            [sys.executable, "-m", "harness.report", "--out", f"{tmp}/reports"],
+            [python, "-m", "harness.report", "--out", f"{tmp}/reports"],
             cwd=tmp,
             env=environment(),
             capture_output=True,
@@ -136,11 +139,12 @@ def run_sweep(launcher: str, grid: dict, steps: int) -> dict:
             sys.exit(f"report failed ({report.returncode}):\n{report.stderr[-3000:]}")
         train_seconds, finished = read_runs(Path(tmp) / "mlflow.db")
         db_bytes = (Path(tmp) / "mlflow.db").stat().st_size
-        start = mlflow_start(Path(tmp) / "mlflow.db")
+        start = mlflow_start(Path(tmp) / "mlflow.db", python)
         artifact_bytes = directory_bytes(Path(tmp) / "mlruns")
     if finished != jobs:
         sys.exit(f"{launcher}: expected {jobs} FINISHED runs, found {finished}")
     return {
+        "python": python,
         "launcher": launcher,
         "workers": workers,
         "jobs": jobs,
@@ -181,6 +185,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--launchers", nargs="+", default=list(LAUNCHERS), choices=list(LAUNCHERS))
     parser.add_argument("--floor", action="store_true", help="also each sweep at 1 step a job (see above)")
+    parser.add_argument("--python", nargs="+", default=[sys.executable], help="interpreters to compare")
     args = parser.parse_args()
     grid = QUICK_GRID if args.quick else FULL_GRID
     steps = args.steps or (500 if args.quick else 3000)
@@ -193,24 +198,27 @@ def main() -> None:
     rows = []
     for _ in range(args.repeats):
         engine = baseline(grid, steps)
-        for launcher in args.launchers:
-            floor = run_sweep(launcher, grid, 1) if args.floor else None
-            row = {**run_sweep(launcher, grid, steps), "engine": engine}
+        print(f"engine alone: {engine:.2f} s", flush=True)
+        for python, launcher in itertools.product(args.python, args.launchers):
+            floor = run_sweep(launcher, grid, 1, python) if args.floor else None
+            row = {**run_sweep(launcher, grid, steps, python), "engine": engine}
             row["floor"] = (floor["wall"] + floor["report"]) / engine if floor else float("nan")
             rows.append(row)
+            print(f"{python} {launcher}: sweep {row['wall']:.2f} s, report {row['report']:.2f} s", flush=True)
     engine_loop = statistics.median(row["engine"] for row in rows)
     print(f"engine alone, one config after another (baseline): {engine_loop:.2f} s")
     print(
-        f"{'launcher':<10} {'workers':>7} {'sweep s':>8} {'train s':>8} {'overhead s/job':>15}"
+        f"{'python':<28} {'launcher':<10} {'workers':>7} {'sweep s':>8} {'train s':>8} {'overhead s/job':>15}"
         f" {'report s':>9} {'store KiB/run':>14} {'artifacts KiB/run':>18} {'(sweep+report)/engine':>22}"
         f" {'1-step/engine':>14} {'mlflow start s':>15}"
     )
-    for launcher in args.launchers:
-        mine = [row for row in rows if row["launcher"] == launcher]
+    for python, launcher in itertools.product(args.python, args.launchers):
+        mine = [row for row in rows if row["launcher"] == launcher and row["python"] == python]
         r = median_of(mine)
         ratio = statistics.median((row["wall"] + row["report"]) / row["engine"] for row in mine)
         print(
-            f"{launcher:<10} {r['workers']:>7} {r['wall']:>8.2f} {r['train']:>8.2f} {r['overhead']:>15.3f}"
+            f"{python[-28:]:<28} {launcher:<10} {r['workers']:>7} {r['wall']:>8.2f} {r['train']:>8.2f}"
+            f" {r['overhead']:>15.3f}"
             f" {r['report']:>9.2f} {r['db_kib']:>14.1f} {r['artifact_kib']:>18.1f} {ratio:>21.2f}x"
             f" {r['floor']:>13.2f}x {r['mlflow_start']:>15.2f}"
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +24,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from harness.checks import limits, sweep_plan
-from harness.checks.schema import BOOKKEEPING_KEYS, CONF_DIR, resolved
+from harness.checks.schema import BOOKKEEPING_KEYS, CONF_DIR, flatten, resolved
 from harness.checks.validation import ConfigError, explain_hydra_error, validate
 from harness.training.config import Config
 from harness.upstream import hydra_args_parser
@@ -93,23 +94,96 @@ def plan_command_line(argv: list[str]) -> CommandPlan:
 def _check_sweep(compose: Callable[[list[str]], DictConfig], axes: dict[str, list[str]]) -> DictConfig:
     first_job = [values[0] for values in axes.values()]
     first = _check(lambda: compose(first_job), first_job)
-    # Unresolved, so that `optimizer.lr: ${lr}` follows a changed `lr` as it does in a composed job.
-    unresolved = OmegaConf.to_container(first, resolve=False)
-    unresolved.pop("hydra", None)
-    typed_first = OmegaConf.merge(OmegaConf.structured(Config), unresolved)
+    typed_first = typed_unresolved(first)
     largest = resolved(first)  # the sweep's largest run: each size key at its largest value
+    numbers = PlainNumbers(typed_first, largest)
     for key, values in axes.items():
         for value in values[1:]:
             job = [value if k == key else v[0] for k, v in axes.items()]
-            (override,) = sweep_plan.parse([value])
-            if _is_plain_value(override, first):
-                checked = _check(lambda override=override: _with_value(typed_first, override), job)
-            else:
-                checked = _check(lambda job=job: compose(job), job)
-            task = resolved(checked)
+            task = numbers.checked(value, job)
+            if task is None:
+                (override,) = sweep_plan.parse([value])
+                if _is_plain_value(override, first):
+                    checked = _check(lambda override=override: _with_value(typed_first, override), job)
+                else:
+                    checked = _check(lambda job=job: compose(job), job)
+                task = resolved(checked)
             largest |= {k: max(largest[k], task[k]) for k in limits.SIZE_KEYS}
     limits.check_memory(largest, [])
     return first
+
+
+# Hydra's grammar for a plain number (without its `_` digit separators, which take the slow path)
+_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+_INT = re.compile(r"[+-]?(0|[1-9][0-9]*)")
+_FLOAT = re.compile(r"[+-]?(([0-9]+\.[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|[0-9]+[eE][+-]?[0-9]+)")
+
+
+class PlainNumbers:
+    """The check of `key=<number>` on a leaf of the first job, without Hydra's parser or a composition:
+    the number typed by the leaf's own OmegaConf node, set in a copy of the first job's resolved data
+    with the keys that follow it (`optimizer.lr: ${lr}`), then validated as a composed job is.
+    A sweep of 20,000 seeds is checked in seconds instead of an hour (~0.1 s a value composed).
+
+    `checked(override, job)` is the task, or None when this shortcut does not apply (not a number, a
+    key that other interpolations use, anything unusual): the caller then composes the job. A refusal
+    is left to that composition too, so that its line is the one a composed job gives."""
+
+    def __init__(self, typed_first: DictConfig, first_task: dict[str, Any]):
+        self.typed_first, self.first_task = typed_first, first_task
+        self.unresolved = flatten(OmegaConf.to_container(typed_first, resolve=False))
+        self.followers: dict[str, list[str] | None] = {}
+
+    def checked(self, override: str, job: list[str]) -> dict[str, Any] | None:
+        key, _, text = override.partition("=")
+        if not _KEY.fullmatch(key) or key not in self.unresolved:
+            return None
+        number = int(text) if _INT.fullmatch(text) else float(text) if _FLOAT.fullmatch(text) else None
+        followers = self._followers(key)
+        if number is None or followers is None:
+            return None
+        try:
+            node = self.typed_first
+            for part in key.split("."):
+                node = node._get_node(part)
+            value = type(node)(value=number, is_optional=node._is_optional())._value()
+        except Exception:  # not a leaf, not a number of its type: composed, Hydra says why
+            return None
+        task = dict(self.first_task)  # copied along each changed key's path only: the rest is shared, read
+        for name in (key, *followers):
+            *parents, leaf = name.split(".")
+            place = task
+            for parent in parents:
+                place[parent] = dict(place[parent])
+                place = place[parent]
+            place[leaf] = value
+        try:
+            validate(task, job)
+            limits.check_lengths(task, job)
+            if key in limits.SIZE_KEYS:
+                limits.check_memory(task, job)
+        except ConfigError:
+            return None
+        return task
+
+    def _followers(self, key: str) -> list[str] | None:
+        """The keys whose value is `${key}`; None if `key` is itself an interpolation, or another
+        interpolation mentions it."""
+        if key not in self.followers:
+            reference = "${" + key + "}"
+            interpolations = {k: v for k, v in self.unresolved.items() if isinstance(v, str) and "${" in v}
+            followers = [k for k, v in interpolations.items() if v == reference]
+            mentions = [k for k, v in interpolations.items() if v != reference and key in v]
+            self.followers[key] = None if mentions or key in interpolations else followers
+        return self.followers[key]
+
+
+def typed_unresolved(cfg: DictConfig) -> DictConfig:
+    """The job's config without `hydra`, typed by the schema and unresolved, so that `optimizer.lr:
+    ${lr}` follows a changed `lr` as it does in a composed job."""
+    unresolved = OmegaConf.to_container(cfg, resolve=False)
+    unresolved.pop("hydra", None)
+    return OmegaConf.merge(OmegaConf.structured(Config), unresolved)
 
 
 def _is_plain_value(override: Override, cfg: DictConfig) -> bool:

@@ -19,6 +19,8 @@ from harness.curves import PLOT_CEILING, smooth
 
 DPI = 80
 SIZE = (6.0, 4.0)
+# zlib's fastest level: about half the PNG's cost (measured 40 -> 22 ms) for ~20% more bytes
+PNG_OPTIONS = {"compress_level": 1}
 
 _drawing = threading.Lock()  # one figure per process: two threads must not draw it at once
 
@@ -26,7 +28,7 @@ _drawing = threading.Lock()  # one figure per process: two threads must not draw
 class _Plot:
     """One figure with one axes and `lines` line artists, redrawn for each job."""
 
-    def __init__(self, xlabel: str, ylabel: str, lines: int):
+    def __init__(self, xlabel: str, ylabel: str, lines: int, legend_at: str = "best"):
         self.figure = Figure(figsize=SIZE, dpi=DPI)
         self.figure.subplots_adjust(left=0.12, right=0.97, bottom=0.12, top=0.92)  # tight_layout costs a draw
         FigureCanvasAgg(self.figure)
@@ -34,6 +36,7 @@ class _Plot:
         self.axes.set_xlabel(xlabel)
         self.axes.set_ylabel(ylabel)
         self.lines = [self.axes.plot([], [])[0] for _ in range(lines)]
+        self.legend_at = legend_at  # "best" tries every place against every point drawn
         # a fixed place: the automatic one measures every tick label
         self.title = self.axes.set_title("", fontsize=10, y=1.0)
 
@@ -47,8 +50,8 @@ class _Plot:
             self.axes.minorticks_off()  # log-scale minor ticks cost more to draw than they tell
         self.axes.relim()
         self.axes.autoscale_view()
-        self.axes.legend()
-        self.figure.savefig(path, dpi=DPI)
+        self.axes.legend(loc=self.legend_at)
+        self.figure.savefig(path, dpi=DPI, pil_kwargs=PNG_OPTIONS)
         return path
 
 
@@ -61,7 +64,7 @@ def _fit_plot() -> _Plot:
 
 @functools.cache
 def _loss_plot() -> _Plot:
-    plot = _Plot("step", "loss", lines=2)
+    plot = _Plot("step", "loss", lines=2, legend_at="upper right")  # a falling curve leaves it free
     plot.lines[0].set(linewidth=0.5, alpha=0.4)
     plot.lines[1].set(linewidth=1.5)
     return plot

@@ -22,6 +22,7 @@ from tqdm import tqdm
 from harness.tracking import ENDED, outcome_counts
 
 POLL_SECONDS = 2.0
+POLL_COST_FACTOR = 10  # wait at least this many times as long as the last poll took
 BAR_FORMAT = "{desc} {bar} {n_fmt}/{total_fmt} jobs done{postfix}, {elapsed} elapsed, ~{remaining} left"
 
 JobEnds = dict[str, tuple[str, str]]  # run id -> (run name, outcome), as Tracker.job_outcomes gives
@@ -67,11 +68,15 @@ class SweepProgress:
         return self
 
     def run(self) -> None:
-        while not self.stopped.wait(self.poll_seconds):
+        wait = self.poll_seconds
+        while not self.stopped.wait(wait):
+            started = time.monotonic()
             try:
                 self.show(self.job_ends())
             except Exception:  # a store that does not answer now may answer at the next poll
-                continue
+                pass
+            # a sweep of thousands of runs takes seconds to read: poll it no more than a tenth of the time
+            wait = max(self.poll_seconds, POLL_COST_FACTOR * (time.monotonic() - started))
 
     def show(self, ends: JobEnds) -> None:
         with self.lock:

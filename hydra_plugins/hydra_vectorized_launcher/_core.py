@@ -1,8 +1,8 @@
 """How the vectorized launcher runs a sweep: the jobs split in order between `n_jobs` processes
 (joblib's loky, as hydra-joblib-launcher), each process running its share through a `Coordinator`
 so that the jobs meeting at `batch_point` are computed together. Every job is still one Hydra job:
-its own config (`load_sweep_config`), job folder, `.hydra/` files, log file and callbacks, through
-Hydra's own `run_job`."""
+its own config (what `load_sweep_config` composes: `composer`, in the worker), job folder, `.hydra/`
+files, log file and callbacks, through Hydra's own `run_job`."""
 
 from __future__ import annotations
 
@@ -20,41 +20,14 @@ from joblib.externals.loky import ProcessPoolExecutor
 from joblib.externals.loky.process_executor import BrokenProcessPool
 from omegaconf import DictConfig, open_dict
 
+from hydra_plugins.hydra_vectorized_launcher.composer import JobComposer
 from hydra_plugins.hydra_vectorized_launcher.rendezvous import Coordinator, is_vectorizable, run_worker_setup
 
 log = logging.getLogger(__name__)
 
 
-class ComposedOnce:
-    """A config loader that keeps the job configs composed through it (by the sweeper, validating a
-    batch: Hydra's BasicSweeper says "this repeats work the launcher will do") for the launcher to
-    take instead of composing them again. Everything else is the wrapped loader's."""
-
-    def __init__(self, loader: Any):
-        self.loader = loader
-        self.kept: dict[tuple, DictConfig] = {}
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.loader, name)
-
-    def load_sweep_config(self, master_config: DictConfig, sweep_overrides: list[str]) -> DictConfig:
-        composed = self.loader.load_sweep_config(master_config, sweep_overrides)
-        self.kept[(id(master_config), tuple(sweep_overrides))] = composed
-        return composed
-
-    def take(self, master_config: DictConfig, overrides: Sequence[str]) -> DictConfig | None:
-        """The job's config as composed before (each once), or None."""
-        return self.kept.pop((id(master_config), tuple(overrides)), None)
-
-
-def job_config(
-    hydra_context: HydraContext,
-    config: DictConfig,
-    idx: int,
-    overrides: Sequence[str],
-    composed: DictConfig | None = None,
-) -> DictConfig:
-    sweep_config = composed or hydra_context.config_loader.load_sweep_config(config, list(overrides))
+def job_config(composer: JobComposer, idx: int, overrides: Sequence[str]) -> DictConfig:
+    sweep_config = composer.compose(overrides)
     with open_dict(sweep_config):
         sweep_config.hydra.job.id = f"{sweep_config.hydra.job.name}_{idx}"
         sweep_config.hydra.job.num = idx
@@ -63,18 +36,19 @@ def job_config(
 
 
 def run_share(
-    jobs: list[tuple[int, Sequence[str], DictConfig | None]],
+    jobs: list[tuple[int, Sequence[str]]],
     hydra_context: HydraContext,
     config: DictConfig,
     task_function: TaskFunction,
     singleton_state: dict[Any, Any],
     max_batch: int,
 ) -> list[JobReturn]:
-    """One process's jobs (number, overrides, config if composed already), in order: batched when the
-    task function is `@vectorizable`, else one by one."""
+    """One process's jobs (number, overrides), in order: batched when the task function is
+    `@vectorizable`, else one by one. Each job's config is composed here, when the job starts."""
     setup_globals()
     Singleton.set_state(singleton_state)
     run_worker_setup(task_function)
+    composer = JobComposer(hydra_context.config_loader, config)
 
     def execute(sweep_config: DictConfig) -> JobReturn:
         return run_job(
@@ -86,13 +60,13 @@ def run_share(
         )
 
     if not is_vectorizable(task_function):
-        return [execute(job_config(hydra_context, config, *job)) for job in jobs]
+        return [execute(job_config(composer, *job)) for job in jobs]
 
     configs: dict[int, DictConfig] = {}
 
-    def job(index: int, idx: int, overrides: Sequence[str], composed: DictConfig | None):
+    def job(index: int, idx: int, overrides: Sequence[str]):
         def call() -> JobReturn:
-            configs[index] = job_config(hydra_context, config, idx, overrides, composed)
+            configs[index] = job_config(composer, idx, overrides)
             return execute(configs[index])
 
         return call
@@ -102,7 +76,10 @@ def run_share(
         HydraConfig.instance().set_config(configs[index])
         configure_log(configs[index].hydra.job_logging, configs[index].hydra.verbose)
 
-    coordinator = Coordinator(max_batch, on_turn)
+    def on_end(index: int) -> None:  # an ended job's config is not needed any more
+        configs.pop(index, None)
+
+    coordinator = Coordinator(max_batch, on_turn, on_end)
     return coordinator.run([job(index, *job_spec) for index, job_spec in enumerate(jobs)])
 
 
@@ -127,17 +104,7 @@ def launch(
     sweep_dir = Path(str(launcher.config.hydra.sweep.dir))
     sweep_dir.mkdir(parents=True, exist_ok=True)
 
-    context, loader = launcher.hydra_context, launcher.hydra_context.config_loader
-    if isinstance(loader, ComposedOnce):  # the loader itself goes to the workers, not what it keeps
-        context = HydraContext(config_loader=loader.loader, callbacks=context.callbacks)
-    jobs = [
-        (
-            initial_job_idx + index,
-            overrides,
-            loader.take(launcher.config, overrides) if isinstance(loader, ComposedOnce) else None,
-        )
-        for index, overrides in enumerate(job_overrides)
-    ]
+    jobs = [(initial_job_idx + index, list(overrides)) for index, overrides in enumerate(job_overrides)]
     workers = max(1, min(effective_n_jobs(launcher.n_jobs), len(jobs)))
     batched = is_vectorizable(launcher.task_function)
     log.info(
@@ -149,11 +116,11 @@ def launch(
         else "one at a time (the task is not vectorizable)",
     )
     log.info(f"Launching jobs, sweep output dir : {sweep_dir}")
-    for idx, overrides, _ in jobs:
+    for idx, overrides in jobs:
         log.info("\t#{} : {}".format(idx, " ".join(filter_overrides(overrides))))
 
     arguments = (
-        context,
+        launcher.hydra_context,
         launcher.config,
         launcher.task_function,
         Singleton.get_state(),
@@ -187,9 +154,9 @@ def run_shares(shares: list[list], arguments: tuple) -> list[JobReturn]:
             except BrokenProcessPool:
                 died = WorkerDied(
                     "vectorized launcher: a worker process died (killed, or out of memory?): jobs "
-                    f"{', '.join(str(idx) for idx, _, _ in share)} did not finish; the others did"
+                    f"{', '.join(str(idx) for idx, _ in share)} did not finish; the others did"
                 )
-                returns += [failed_return(overrides, died) for _, overrides, _ in share]
+                returns += [failed_return(overrides, died) for _, overrides in share]
     except BaseException:  # Ctrl-C, SIGTERM: the runner stops the workers (they end their runs)
         for executor in executors:
             executor.shutdown(wait=False, kill_workers=False)

@@ -3,8 +3,10 @@
 The launching thread (the coordinator) starts a job's thread and waits until the job either ends or
 reaches `batch_point`, where it parks; then it starts the next. When every job has ended or parked,
 it computes each group of parked jobs (same `run_batch`, same `key`) with one call, and hands each
-job its result (or the error to raise), one job at a time again. A job is thus ordinary sequential
-code (Hydra's `run_job`, the task function's own try/finally) that pauses once for its result.
+job its result (or the error to raise), one job at a time again. It does so as soon as `max_batch`
+jobs are parked, then starts the next ones: a job's bookkeeping (its MLflow run, RUNNING from the job's
+start) never runs far ahead of its training, however many jobs the process has. A job is thus ordinary
+sequential code (Hydra's `run_job`, the task function's own try/finally) that pauses once for its result.
 
 Only one thread runs at any moment, so process-wide state (Hydra's config singleton, logging, the
 current directory) is set for the job whose turn it is (`Coordinator.on_turn`). Signals reach the
@@ -119,9 +121,15 @@ class Seat:
 class Coordinator:
     """Runs `calls` (each one job, returning its result) as seated jobs; see the module's docstring."""
 
-    def __init__(self, max_batch: int, on_turn: Callable[[int], None] = lambda index: None):
+    def __init__(
+        self,
+        max_batch: int,
+        on_turn: Callable[[int], None] = lambda index: None,
+        on_end: Callable[[int], None] = lambda index: None,
+    ):
         self.max_batch = max_batch
         self.on_turn = on_turn  # called before a parked job `index` resumes
+        self.on_end = on_end  # called once job `index` has ended
         self.stop: BaseException | None = None
 
     def _wait(self, seat: Seat) -> None:
@@ -138,6 +146,7 @@ class Coordinator:
 
     def run(self, calls: Sequence[Callable[[], Any]]) -> list[Any]:
         seats: list[Seat] = []
+        parked: list[Seat] = []
         for index, call in enumerate(calls):
             if self.stop is not None:
                 break
@@ -145,15 +154,30 @@ class Coordinator:
             seats.append(seat)
             seat.start(call)
             self._wait(seat)
-        while parked := [seat for seat in seats if seat.parked]:
-            for group in self._groups(parked):
-                self._compute(group)
+            if not seat.parked:
+                self._ended(seat)
+                continue
+            parked.append(seat)
+            if len(parked) >= self.max_batch:
+                self._compute_all(parked)
+                parked = []
+        self._compute_all(parked)
         errors = [seat.error for seat in seats if seat.error is not None]
         if self.stop is not None:
             raise self.stop
         if errors:  # a job raised what its own code did not catch (Hydra's run_job keeps Exceptions)
             raise errors[0]
         return [seat.returned for seat in seats]
+
+    def _compute_all(self, parked: list[Seat]) -> None:
+        """Every parked job's batch, until none is parked (a job may park again after its result)."""
+        while parked := [seat for seat in parked if seat.parked]:
+            for group in self._groups(parked):
+                self._compute(group)
+
+    def _ended(self, seat: Seat) -> None:
+        if seat.done:
+            self.on_end(seat.index)
 
     def _groups(self, parked: list[Seat]) -> list[list[Seat]]:
         groups: dict[tuple, list[Seat]] = {}
@@ -183,3 +207,4 @@ class Coordinator:
             self.on_turn(seat.index)
             seat.resume(outcome)
             self._wait(seat)
+            self._ended(seat)

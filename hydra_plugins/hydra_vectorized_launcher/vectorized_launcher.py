@@ -23,13 +23,7 @@ class VectorizedLauncher(Launcher):
         self.hydra_context: HydraContext | None = None
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
-        from hydra_plugins.hydra_vectorized_launcher._core import ComposedOnce
-
         self.config, self.task_function, self.hydra_context = config, task_function, hydra_context
-        # The sweeper composes every job's config to validate a batch before launching it; keep those
-        # (the sweeper shares this context) instead of composing each job a second time.
-        if not isinstance(hydra_context.config_loader, ComposedOnce):
-            hydra_context.config_loader = ComposedOnce(hydra_context.config_loader)
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         from hydra_plugins.hydra_vectorized_launcher import _core

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from hydra import initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.types import RunMode
 
-from harness.checks.preflight import check_command_line
+from harness.checks.preflight import PlainNumbers, check_command_line, typed_unresolved
+from harness.checks.schema import CONF_DIR, resolved
 from harness.checks.validation import ConfigError
 
 BAD_INPUT = [
@@ -81,6 +85,8 @@ MORE_BAD_INPUT = [
         "hydra.sweeper.n_trials=1000000000 is not allowed: hydra.sweeper.n_trials must be at most 100000",
     ),
     (["-m", "lr=interval(0,1)"], "lr=interval(0,1): the basic sweeper sweeps lists of values only"),
+    (["-m", "seed=range(0,3000)", "width=16,1.5"], "width=1.5 is not allowed: width must be an integer >= 1"),
+    (["-m", "seed=range(0,3000)", "steps=10,-5"], "steps=-5 is not allowed: steps must be an integer >= 1"),
 ]
 
 
@@ -123,3 +129,27 @@ def test_bad_input_exits_non_zero_with_one_line_and_writes_nothing(run_harness, 
     assert refused.result.stderr.startswith(f"error: {message}")
     assert refused.result.stdout == ""
     assert list(tmp_path.iterdir()) == []  # no store, no mlruns/, no Hydra output directory
+
+
+def _composed(overrides: list[str]):
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return GlobalHydra.instance().config_loader().load_configuration("config", overrides, RunMode.RUN)
+
+
+@pytest.mark.parametrize(
+    "override", ["lr=0.5", "lr=1", "weight_decay=0", "width=7", "seed=12", "steps=10", "depth=3", "lr=2e-3"]
+)
+def test_a_swept_number_is_checked_on_the_data_the_composed_job_has(override):
+    """The preflight's shortcut for `key=<number>` (no composition per value) sees the composed job's data."""
+    first = _composed([])
+    numbers = PlainNumbers(typed_unresolved(first), resolved(first))
+    assert numbers.checked(override, [override]) == resolved(_composed([override]))
+
+
+@pytest.mark.parametrize(
+    "override", ["lr=-1", "width=1.5", "lr=${weight_decay}", "optimizer.lr=0.1", "nokey=1", "seed=1_000"]
+)
+def test_a_value_the_shortcut_cannot_vouch_for_is_left_to_a_composition(override):
+    first = _composed([])
+    assert PlainNumbers(typed_unresolved(first), resolved(first)).checked(override, [override]) is None

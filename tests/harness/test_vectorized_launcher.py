@@ -14,11 +14,11 @@ from hydra import version as hydra_version
 from hydra.core.plugins import Plugins
 from hydra.plugins.launcher import Launcher
 from hydra.test_utils.launcher_common_tests import IntegrationTestSuite, LauncherTestSuite
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from harness.tracking import Tags
 from hydra_plugins.hydra_vectorized_launcher import batch_point, vectorizable
-from hydra_plugins.hydra_vectorized_launcher._core import ComposedOnce, split
+from hydra_plugins.hydra_vectorized_launcher._core import split
 from hydra_plugins.hydra_vectorized_launcher.rendezvous import Coordinator
 from hydra_plugins.hydra_vectorized_launcher.vectorized_launcher import VectorizedLauncher
 
@@ -164,21 +164,13 @@ def test_ctrl_c_during_a_batch_reaches_every_waiting_job_and_then_the_launcher()
     assert ended == ["second", "third"]  # "first" was computed before Ctrl-C and ended normally
 
 
-def test_a_job_config_composed_to_validate_the_batch_is_taken_instead_of_composed_again():
-    calls = []
-
-    class Loader:
-        name = "the wrapped loader"
-
-        def load_sweep_config(self, master_config, sweep_overrides):
-            calls.append(sweep_overrides)
-            return {"overrides": sweep_overrides}
-
-    loader, master = ComposedOnce(Loader()), object()
-    composed = loader.load_sweep_config(master, ["lr=0.1"])  # the sweeper, validating the batch
-    assert loader.take(master, ["lr=0.1"]) is composed  # the launcher
-    assert loader.take(master, ["lr=0.1"]) is None  # each is taken once
-    assert calls == [["lr=0.1"]] and loader.name == "the wrapped loader"
+def test_no_more_than_max_batch_jobs_wait_before_their_batch_is_computed():
+    log, batches = [], []
+    Coordinator(max_batch=2).run(_jobs(["a", "b", "a", "b", "a"], log, batches))
+    assert batches == [[0], [1], [2], [3], [4]]  # every 2 started jobs, whatever their keys
+    starts = [index for index, entry in enumerate(log) if entry[0] == "start"]
+    assert [log[i][1] for i in starts] == [0, 1, 2, 3, 4]
+    assert log.index(("end", 0, "result 0")) < log.index(("start", 2))  # job 2 starts after 0 and 1 end
 
 
 def test_jobs_are_split_between_processes_in_order():
@@ -249,6 +241,38 @@ def test_every_vectorized_job_has_its_hydra_job_folder_and_log(basic_and_vectori
     assert "Vectorized launcher is launching 8 jobs in 2 process(es)" in vectorized.output
     (parent,) = vectorized.store.parents()
     assert parent.info.status == "FINISHED"
+
+
+# What names the launcher itself in `hydra.yaml` (its config and choice, its command-line overrides,
+# and the job id: joblib's and this launcher's `<name>_<n>` where the basic launcher writes `<n>`).
+LAUNCHER_KEYS = ("hydra.launcher", "hydra.job.id")
+LAUNCHER_OVERRIDES = ("hydra/launcher", "hydra.launcher")
+
+
+def _hydra_files(invocation, number: int) -> dict[str, Any]:
+    """A job's `.hydra/` files, with the sweep's folder and what names the launcher left out."""
+    folder = invocation.cwd / "multirun" / str(number) / ".hydra"
+    files = {
+        name: (folder / name).read_text().replace(str(invocation.cwd), "<sweep folder>")
+        for name in ("config.yaml", "overrides.yaml", "hydra.yaml")
+    }
+    hydra = OmegaConf.create(files["hydra.yaml"])
+    for key in LAUNCHER_KEYS:
+        parent, _, leaf = key.rpartition(".")
+        del OmegaConf.select(hydra, parent)[leaf]
+    del hydra.hydra.runtime.choices["hydra/launcher"]
+    overrides = hydra.hydra.overrides
+    overrides.hydra = [line for line in overrides.hydra if not line.startswith(LAUNCHER_OVERRIDES)]
+    files["hydra.yaml"] = OmegaConf.to_yaml(hydra)
+    return files
+
+
+@pytest.mark.slow
+def test_every_job_has_the_hydra_files_the_basic_launcher_writes(basic_and_vectorized):
+    """config.yaml and overrides.yaml byte for byte; hydra.yaml but for what names the launcher."""
+    basic, vectorized = basic_and_vectorized
+    for number in range(8):
+        assert _hydra_files(vectorized, number) == _hydra_files(basic, number), number
 
 
 @pytest.mark.slow
