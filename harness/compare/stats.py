@@ -131,9 +131,10 @@ def number(value: float) -> str:
 
 def named_change(change: Change) -> str:
     mean_a, mean_b = float(np.mean(change.a)), float(np.mean(change.b))
+    # the difference too: a change below three digits (1e-5 on 2.9) would read "2.9 → 2.9 (1x)"
     return (
-        f"{change.setting}: {number(mean_a)} → {number(mean_b)} ({number(change.ratio)}x, "
-        f"p = {change.p_value:.2g})"
+        f"{change.setting}: {number(mean_a)} → {number(mean_b)} (B − A = {mean_b - mean_a:+.3g}, "
+        f"{number(change.ratio)}x, p = {change.p_value:.2g})"
     )
 
 

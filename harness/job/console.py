@@ -40,8 +40,15 @@ def _console_handlers() -> list[logging.StreamHandler]:
     return [
         handler
         for handler in logging.getLogger().handlers
-        if type(handler) is logging.StreamHandler and getattr(handler.stream, "isatty", lambda: False)()
+        if type(handler) is logging.StreamHandler and _is_terminal(handler.stream)
     ]
+
+
+def _is_terminal(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # no isatty, or closed (a handler left on a closed stream)
+        return False
 
 
 class ClearsTheBar(logging.Filter):

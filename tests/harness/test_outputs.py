@@ -103,3 +103,23 @@ def test_what_a_search_leaves_in_its_directory_is_ignored_by_git(tmp_path, run_h
         text=True,
     )
     assert status.stdout.splitlines() == ["?? .gitignore"]
+
+
+def test_a_sweeps_job_quiets_the_console_even_when_a_handler_writes_to_a_closed_stream():
+    """A root handler left on a closed stream (a finished test's capture, a closed file) is no terminal:
+    quieting the console skips it instead of raising ValueError from isatty()."""
+    import io
+    import logging
+
+    from harness.job.console import quiet_job_console
+
+    closed = io.StringIO()
+    closed.close()
+    handler = logging.StreamHandler(closed)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        quiet_job_console()
+        assert handler.level == logging.NOTSET  # not taken for a terminal, so left as it was
+    finally:
+        root.removeHandler(handler)
