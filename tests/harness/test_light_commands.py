@@ -73,7 +73,7 @@ def test_help_is_hydras_own_text(capsys, argv):
     print_app_help(get_args_parser().parse_args(argv))
     shown = capsys.readouterr().out
     assert shown == expected
-    assert "optimizer: adam, adamw, seed_adamw, sgd" in shown
+    assert "optimizer: adam|adamw|seed_adamw|sgd" in shown and "sweeper_default" not in shown
 
 
 def test_a_grid_report_loads_neither_optuna_nor_scipy(tmp_path):
