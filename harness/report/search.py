@@ -97,6 +97,8 @@ def search_of(sweep: Sweep) -> SearchFacts | None:
 
 def in_memory(study: optuna.Study) -> optuna.Study:
     """A copy of the study's trials in memory: the figures are drawn with no read of its store."""
+    import optuna
+
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # not "A new study created in memory"
     try:
