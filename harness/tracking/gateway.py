@@ -444,6 +444,10 @@ class LossStream:
         self.params = [Param(name, str(value)) for name, value in scrub(params or {}).items()]
         self.losses: np.ndarray = np.empty(0)
         self.sent = 0  # steps covered by the points sent so far
+        # the unsent points' one timestamp, kept until they are all sent: a batch the store committed
+        # but whose answer was lost (a server killed mid-reply) goes again identical, and the store
+        # drops rows equal in key, step, value and timestamp, so the curve is never stored twice
+        self.stamp: int | None = None
         self.last_flush = time.monotonic()
         LossStream._live.add(self)
 
@@ -466,7 +470,8 @@ class LossStream:
 
     def _points(self, final: bool) -> list[Metric]:
         """The points not sent yet: whole windows, and with `final` the last partial one too."""
-        now, k = _now_ms(), self.every
+        now = self.stamp = self.stamp or _now_ms()
+        k = self.every
         pending = self.losses[self.sent :]
         whole = len(pending) // k * k
         means = pending[:whole].reshape(-1, k).mean(axis=1) if k > 1 else pending[:whole]
@@ -483,9 +488,8 @@ class LossStream:
     def finish(self, metrics: dict[str, float] | None = None, tags: dict[str, Any] | None = None) -> None:
         """Send everything not sent yet: params, the rest of the curve, `metrics` and `tags`."""
         LossStream._live.discard(self)
-        now = _now_ms()
         points = self._points(final=True)
-        points += [Metric(name, float(value), now, 0) for name, value in (metrics or {}).items()]
+        points += [Metric(name, float(value), self.stamp, 0) for name, value in (metrics or {}).items()]
         self._send(points, [RunTag(name, str(value)) for name, value in scrub(tags or {}).items()])
 
     def _send(self, metrics: list[Metric], tags: list[RunTag] = ()) -> None:
@@ -502,4 +506,5 @@ class LossStream:
                 )
                 self.params = params
                 self.sent = max([self.sent, *(point.step + 1 for point in chunk if point.key == self.key)])
+        self.stamp = None
         self.last_flush = time.monotonic()

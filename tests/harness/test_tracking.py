@@ -143,6 +143,39 @@ def test_a_running_curve_is_sent_as_it_grows(tracker, monkeypatch):
     assert [m.step for m in tracker.client.get_metric_history(run_id, "loss")] == list(range(300))
 
 
+@pytest.mark.parametrize("lost_on", ["flush", "finish"])
+def test_a_batch_stored_but_whose_answer_was_lost_is_not_stored_twice_when_sent_again(
+    tracker, monkeypatch, lost_on
+):
+    """A server killed between committing a batch and answering it: the job sends the batch again
+    (its patience retries the ending), and the curve and metrics must still be there once."""
+    log_batch, lost = tracker.client.log_batch, []
+
+    def committed_then_cut(run_id, **batch):
+        log_batch(run_id, **batch)
+        if not lost:
+            lost.append(batch)
+            raise ConnectionError("server went away before answering")
+
+    run_id = tracker.start_run(tracker.experiment_id("exp"), "r", {})
+    stream = LossStream(tracker, run_id, every=10, params={"lr": 0.1})
+    losses = np.linspace(1.0, 0.1, 95)
+    monkeypatch.setattr(tracker.client, "log_batch", committed_then_cut)
+    if lost_on == "flush":
+        stream.update(losses[:50])
+        with pytest.raises(ConnectionError):
+            stream.flush()
+    stream.update(losses)
+    if lost_on == "finish":
+        with pytest.raises(ConnectionError):
+            stream.finish({"final_loss": 0.1})
+    time.sleep(0.01)  # a retry comes later: with a fresh timestamp every row would be new
+    stream.finish({"final_loss": 0.1})
+    assert lost, "the fault was injected"
+    assert [m.step for m in tracker.client.get_metric_history(run_id, "loss")] == [*range(9, 95, 10), 94]
+    assert len(tracker.client.get_metric_history(run_id, "final_loss")) == 1
+
+
 def test_ending_a_run_sets_its_status_and_tags(tracker):
     run_id = tracker.start_run(tracker.experiment_id("exp"), "r", {})
     tracker.end(run_id, FAILED, {Tags.FAILURE_STEP: 4, Tags.FAILURE_REASON: "loss is nan"})
