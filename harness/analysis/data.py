@@ -141,7 +141,9 @@ def find_sweep(experiment: str | None = None, sweep: str = LATEST, tracking_uri:
     if not runs:
         recent = ", ".join(recent_sweep_ids(store, experiment_id)) or "none"
         raise ReportError(f"no sweep {sweep_id!r} in experiment {experiment!r}; recent sweeps: {recent}")
-    if not store.sweep_job_runs(experiment_id, sweep_id):
+    # its own job runs are among `runs`; only a sweep without any asks for those a resume reused
+    own_jobs = any(run.data.tags.get(Tags.ROLE) == Tags.ROLE_JOB for run in runs)
+    if not own_jobs and not store.sweep_job_runs(experiment_id, sweep_id):
         raise ReportError(f"sweep {sweep_id!r} has no job runs (none started): nothing to report")
     root = root_run(runs)
     tags = (root or runs[0]).data.tags

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.analysis.figures import report_style
-from harness.analysis.render import MISSING, ReportPage, number, report_figure, write_page
+from harness.analysis.drawing import draw_figures
+from harness.analysis.render import MISSING, ReportPage, number, write_page
 from harness.analysis.summary import RANK_METRIC
 from harness.compare.figures import FIGURE_TEXTS, curves_figure, settings_figure
 from harness.compare.pairing import Pairing, Side, seeds_of
@@ -207,14 +207,10 @@ def compare_page(pairing: Pairing) -> tuple[ReportPage, list[Change]]:
     if top is not None:
         setting = setting_of(pairing, top.setting)
         curves = (long_curves(pairing, pairing.a, setting), long_curves(pairing, pairing.b, setting))
-    with report_style():
-        drawn = {
-            "compare_settings": settings_figure(changes),
-            "compare_curves": curves_figure(top, *curves) if top is not None else None,
-        }
-        figures = [
-            report_figure(name, FIGURE_TEXTS[name], figure) for name, figure in drawn.items() if figure
-        ]
+    drawers = {"compare_settings": lambda: settings_figure(changes)}
+    if top is not None:
+        drawers["compare_curves"] = lambda: curves_figure(top, *curves)
+    figures = draw_figures({name: (FIGURE_TEXTS[name], drawer) for name, drawer in drawers.items()})
     score = metric_table(changes, RANK_METRIC)
     sections = {f"{metric}: B against A": metric_table(changes, metric) for metric in COMPARED_METRICS[1:]}
     sections |= {

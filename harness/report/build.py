@@ -23,6 +23,7 @@ from harness.analysis.data import (
     sweep_curves,
     sweep_runs,
 )
+from harness.analysis.drawing import draw_figures as draw_in_parallel
 from harness.analysis.figures import (
     FAILURE_MARKER,
     fit_figure,
@@ -190,25 +191,28 @@ def draw_figures(read: SweepRead) -> list[ReportFigure]:
     keys = read.sweep.setting_keys
     one_seed = one_seed_per_setting(runs, keys)
     texts = figure_texts(one_seed) | SEARCH_FIGURE_TEXTS
-    with report_style():
-        # In a search each trial is a setting of its own: one panel per setting would be 48 panels for
-        # 48 trials. Its own figure shows the best trial's curves and the pruned ones.
-        panels = None
-        if search is None:
-            bands = curve_bands(read.curves)
-            panels = loss_curves_figure(bands, summary, keys, failures(runs), bands_drawn=not one_seed)
-        drawn = {
-            "loss_curves": panels,
-            "fit": fit_figure(read.fits),
-            "sensitivity": sensitivity_figure(summary, keys, error_bars=not one_seed),
-            # a grid's heatmap; a search draws its trials over its two most important parameters instead
-            "heatmap": heatmap_figure(summary, keys) if search is None else None,
+    drawers = {
+        "fit": lambda: fit_figure(read.fits),
+        "sensitivity": lambda: sensitivity_figure(summary, keys, error_bars=not one_seed),
+    }
+    # In a search each trial is a setting of its own: one panel per setting would be 48 panels for 48
+    # trials, and a grid's heatmap mostly empty cells. Its own figures show the best trial's curves and
+    # the pruned ones, and its trials over its two most important parameters.
+    if search is None:
+        bands = curve_bands(read.curves)
+        drawers = {
+            "loss_curves": lambda: loss_curves_figure(
+                bands, summary, keys, failures(runs), bands_drawn=not one_seed
+            ),
+            **drawers,
+            "heatmap": lambda: heatmap_figure(summary, keys),
         }
-        if search is not None:
-            drawn |= search_figures(search, runs, read.curves)
-        return [
-            report_figure(name, texts[name], figure) for name, figure in drawn.items() if figure is not None
-        ]
+    figures = draw_in_parallel({name: (texts[name], drawer) for name, drawer in drawers.items()})
+    if search is not None:
+        with report_style():
+            drawn = search_figures(search, runs, read.curves)
+            figures += [report_figure(name, texts[name], figure) for name, figure in drawn.items() if figure]
+    return figures
 
 
 def reproduce_commands(runs: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:

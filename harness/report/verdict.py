@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from harness.analysis.summary import RANK_METRIC
@@ -55,6 +56,21 @@ def standing(row: pd.Series, runs: pd.DataFrame) -> Standing:
     )
 
 
+def welch_p_value(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    """Welch's two-sided t-test, as `scipy.stats.ttest_ind(a, b, equal_var=False).pvalue`, from the
+    t distribution's CDF in `scipy.special`: it loads in a fifth of the time `scipy.stats` takes (~0.3 s
+    against ~1.5 s), and every report of a sweep with seeds pays it."""
+    from scipy.special import stdtr
+
+    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    va, vb = x.var(ddof=1) / len(x), y.var(ddof=1) / len(y)
+    if va + vb == 0:  # no spread on either side: t is infinite, or 0 / 0 when the means are equal
+        return math.nan if x.mean() == y.mean() else 0.0
+    t = (x.mean() - y.mean()) / np.sqrt(va + vb)
+    df = (va + vb) ** 2 / (va**2 / (len(x) - 1) + vb**2 / (len(y) - 1))  # Welch-Satterthwaite
+    return float(2 * stdtr(df, -abs(t)))
+
+
 def compare(runs: pd.DataFrame, summary: pd.DataFrame) -> Comparison | None:
     """Best and runner-up settings by mean eval_mse over seeds; None when nothing finished."""
     ranked = summary.dropna(subset=[f"{RANK_METRIC}_mean"])
@@ -64,9 +80,7 @@ def compare(runs: pd.DataFrame, summary: pd.DataFrame) -> Comparison | None:
     runner_up = standing(ranked.iloc[1], runs) if len(ranked) > 1 else None
     p_value = None
     if runner_up is not None and best.n >= 2 and runner_up.n >= 2:
-        from scipy import stats  # ~1 s to import: only a verdict with seeds to compare pays it
-
-        p_value = float(stats.ttest_ind(best.values, runner_up.values, equal_var=False).pvalue)
+        p_value = welch_p_value(best.values, runner_up.values)
         if math.isnan(p_value):  # no spread at all on either side: any gap is larger than it
             p_value = 0.0 if runner_up.mean != best.mean else 1.0
     return Comparison(best, runner_up, p_value)

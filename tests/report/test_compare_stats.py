@@ -54,3 +54,24 @@ def test_one_finished_seed_a_side_is_untested_and_failed_runs_do_not_count():
     change = compare_metric("s", "eval_mse", runs([0, 1], [2.0, 2.5]), b)
     assert change.outcome == UNTESTED and math.isnan(change.p_value) and len(change.b) == 1
     assert change.difference == pytest.approx(1.0 - 2.25)
+
+
+@pytest.mark.parametrize("sizes", [(2, 2), (2, 5), (3, 4), (10, 3)])
+def test_the_reports_light_welch_test_gives_scipys_p_value(sizes):
+    from harness.report.verdict import welch_p_value
+
+    rng = np.random.default_rng(sum(sizes))
+    for _ in range(50):
+        a, b = rng.lognormal(size=sizes[0]), rng.lognormal(size=sizes[1]) * rng.uniform(0.5, 2)
+        expected = stats.ttest_ind(a, b, equal_var=False).pvalue
+        assert welch_p_value(tuple(a), tuple(b)) == pytest.approx(expected, rel=1e-9)
+
+
+def test_the_reports_welch_test_without_any_spread_is_scipys_too():
+    from harness.report.verdict import welch_p_value
+
+    assert welch_p_value((1.0, 1.0), (2.0, 2.0)) == 0.0  # any gap exceeds no spread at all
+    assert math.isnan(welch_p_value((1.0, 1.0), (1.0, 1.0)))
+    assert welch_p_value((1.0, 1.0), (2.0, 3.0)) == pytest.approx(
+        stats.ttest_ind((1.0, 1.0), (2.0, 3.0), equal_var=False).pvalue
+    )

@@ -208,3 +208,29 @@ def test_each_setting_has_the_command_that_reruns_its_best_seed(grid_report):
     for run_id in summary["best_run_id"]:
         assert f"python -m harness.run rerun={run_id}" in section
     assert "python -m harness.run rerun=" in (directory / "report.html").read_text()
+
+
+def test_figures_drawn_side_by_side_are_the_bytes_drawn_one_after_another(store, monkeypatch):
+    from harness.analysis import drawing
+    from harness.report import build
+
+    read = build.read_sweep(find_sweep(sweep=store.grid, tracking_uri=store.uri))
+    default = build.draw_figures(read)  # one worker a figure, at most one a core
+    monkeypatch.setattr(build, "draw_in_parallel", lambda drawers: drawing.draw_figures(drawers, workers=1))
+    one_after_another = build.draw_figures(read)
+    monkeypatch.setattr(build, "draw_in_parallel", lambda drawers: drawing.draw_figures(drawers, workers=3))
+    forked = build.draw_figures(read)
+    assert [figure.name for figure in forked] == ["loss_curves", "fit", "sensitivity", "heatmap"]
+    assert forked == one_after_another == default
+    assert drawing._drawers == {}  # nothing kept alive after the page
+
+
+def test_a_figure_that_fails_in_a_worker_fails_the_report_with_its_own_error():
+    from harness.analysis import drawing
+
+    def broken():
+        raise ValueError("no data to draw")
+
+    with pytest.raises(ValueError, match="no data to draw"):
+        drawing.draw_figures({"one": (("t", "c"), lambda: None), "two": (("t", "c"), broken)}, workers=2)
+    assert drawing._drawers == {}
