@@ -3,7 +3,7 @@
 Matplotlib draws on one core, and the layout and rendering of a large sweep's figures take seconds
 each (the 256-job study: loss curves and sensitivity ~2 s apiece). Workers are forked after the
 sweep is read, so each inherits the data and its drawer, and returns only the PNG's bytes; the
-figures are the same bytes as drawn one after another (tests/harness/test_report.py checks).
+figures are the same bytes as drawn one after another (tests/report/test_report_files.py checks).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import multiprocessing
 import os
 import sys
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 
 from matplotlib.figure import Figure
 
@@ -32,7 +31,7 @@ def _draw(name: str) -> ReportFigure | None:
 
 
 def usable_cores() -> int:
-    """The cores this process may run on (a SLURM allocation or taskset may give fewer than the machine's)."""
+    """The cores this process may run on: a SLURM allocation or taskset may give fewer than the machine's."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
@@ -43,17 +42,14 @@ def draw_figures(
     skipping those that draw nothing. `workers` processes (default: one per figure, at most one per
     usable core); one, or a platform without fork, draws them here, one after another."""
     workers = min(len(drawers), usable_cores()) if workers is None else workers
-    if workers <= 1 or not sys.platform.startswith("linux"):  # fork elsewhere is absent or unsafe
-        _drawers.update(drawers)
-        try:
-            drawn = [_draw(name) for name in drawers]
-        finally:
-            _drawers.clear()
-        return [figure for figure in drawn if figure is not None]
-    _drawers.update(drawers)  # set before the pool forks its workers (at the first submit)
+    _drawers.update(drawers)  # set before the pool forks its workers: they find them here
     try:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            drawn = list(pool.map(_draw, drawers))
+        if workers <= 1 or not sys.platform.startswith("linux"):  # fork elsewhere is absent or unsafe
+            drawn = [_draw(name) for name in drawers]
+        else:
+            # leaving the block terminates the workers: none goes on drawing for a command interrupted
+            with multiprocessing.get_context("fork").Pool(workers) as pool:
+                drawn = pool.map(_draw, drawers, chunksize=1)
     finally:
         _drawers.clear()
     return [figure for figure in drawn if figure is not None]

@@ -6,8 +6,10 @@ import base64
 import html as markup
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -234,3 +236,45 @@ def test_a_figure_that_fails_in_a_worker_fails_the_report_with_its_own_error():
     with pytest.raises(ValueError, match="no data to draw"):
         drawing.draw_figures({"one": (("t", "c"), lambda: None), "two": (("t", "c"), broken)}, workers=2)
     assert drawing._drawers == {}
+
+
+SLOW_FIGURES = """
+import sys, time
+from harness.analysis import drawing
+
+def slow():
+    time.sleep(120)
+
+print("drawing", flush=True)
+drawing.draw_figures({"a": (("t", "c"), slow), "b": (("t", "c"), slow)}, workers=2)
+"""
+
+
+def test_an_interrupted_report_stops_its_figure_workers_at_once():
+    """Ctrl-C reaches the workers too; SIGINT to the command's process alone (or a sweep's SIGTERM,
+    raised as an interrupt in its launching process only) must not wait for them to finish drawing."""
+    import psutil
+
+    process = subprocess.Popen(
+        [sys.executable, "-c", SLOW_FIGURES],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal's foreground job
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        assert process.stdout.readline() == "drawing\n"
+        deadline = time.monotonic() + 60
+        while len(psutil.Process(process.pid).children()) < 2:
+            assert time.monotonic() < deadline, "the figure workers never started"
+            time.sleep(0.05)
+        workers = psutil.Process(process.pid).children()
+        os.kill(process.pid, signal.SIGINT)  # the command's process only, not its workers
+        process.wait(timeout=30)  # the drawers sleep 120 s: waiting for them would time out
+        gone, alive = psutil.wait_procs(workers, timeout=10)
+        assert not alive, f"figure workers left running: {[worker.pid for worker in alive]}"
+        assert process.returncode != 0 and "KeyboardInterrupt" in process.stderr.read()
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
