@@ -8,7 +8,8 @@ The sweep is the 256-job grid of benchmarks/sweep.py (4 lr x 4 weight_decay x 4 
 curve), made with the vectorized launcher and `report=false` unless `--store` already holds it. Each
 checkout's report runs alternately (a loaded machine slows both alike): `python -m harness.report` in a
 fresh process (issue 22's target: <= 8 s), and `build_report` in a process that has already imported
-everything and opened the store, but read nothing (the report after a sweep: <= 5 s). Medians, and each repo's ratio to the first.
+everything and opened the store, but read nothing (the report after a sweep: <= 5 s). Medians, and
+each repo's ratio to the first.
 """
 
 from __future__ import annotations
