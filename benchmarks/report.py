@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from startup import environment as checkout_environment  # benchmarks/ is sys.path[0]: a script
+
 GRID = ["lr=3e-4,1e-3,3e-3,1e-2", "weight_decay=0,1e-4,1e-3,1e-2", "width=16,32,64,128", "seed=0,1,2,3"]
 IN_PROCESS = """
 import sys, time
@@ -38,8 +40,7 @@ print(time.perf_counter() - start)
 
 
 def environment(repo: Path, store: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "HARNESS_"))}
-    return env | {"PYTHONPATH": str(repo), "MLFLOW_TRACKING_URI": f"sqlite:///{store / 'mlflow.db'}"}
+    return checkout_environment(repo) | {"MLFLOW_TRACKING_URI": f"sqlite:///{store / 'mlflow.db'}"}
 
 
 def make_sweep(store: Path, steps: int, repo: Path) -> None:
@@ -85,7 +86,7 @@ def main() -> None:
             for fresh in (True, False):
                 times[repo, fresh].append(timed_report(repo, args.store.resolve(), fresh))
     load = os.getloadavg()[0]
-    print(f"report of a 256-run sweep, medians of {args.runs}, load average {load:.1f} at the end")
+    print(f"report of the latest sweep in {args.store}, medians of {args.runs}, load {load:.1f} at the end")
     print(f"{'repo':40} {'fresh process s':>16} {'ratio':>6} {'in-process s':>13} {'ratio':>6}")
     first = {fresh: statistics.median(times[repos[0], fresh]) for fresh in (True, False)}
     for repo in repos:
