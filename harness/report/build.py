@@ -199,10 +199,9 @@ def draw_figures(read: SweepRead) -> list[ReportFigure]:
     # trials, and a grid's heatmap mostly empty cells. Its own figures show the best trial's curves and
     # the pruned ones, and its trials over its two most important parameters.
     if search is None:
-        bands = curve_bands(read.curves)
         drawers = {
             "loss_curves": lambda: loss_curves_figure(
-                bands, summary, keys, failures(runs), bands_drawn=not one_seed
+                curve_bands(read.curves), summary, keys, failures(runs), bands_drawn=not one_seed
             ),
             **drawers,
             "heatmap": lambda: heatmap_figure(summary, keys),
