@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import sys
 from collections.abc import Callable
 
@@ -30,6 +31,15 @@ def _draw(name: str) -> ReportFigure | None:
         return None if figure is None else report_figure(name, texts, figure)
 
 
+def _quiet_worker() -> None:
+    """A worker inherits its parent's signal handlers; a sweep's launching process raises on SIGTERM
+    (harness.job.signals), and the pool ends its workers with SIGTERM: each printed 'Process
+    ForkPoolWorker-1:' and a traceback amid the sweep's output. Here SIGTERM ends a worker silently,
+    and Ctrl-C is the parent's to answer (leaving its pool's block ends the workers)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def usable_cores() -> int:
     """The cores this process may run on: a SLURM allocation or taskset may give fewer than the machine's."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -48,7 +58,7 @@ def draw_figures(
             drawn = [_draw(name) for name in drawers]
         else:
             # leaving the block terminates the workers: none goes on drawing for a command interrupted
-            with multiprocessing.get_context("fork").Pool(workers) as pool:
+            with multiprocessing.get_context("fork").Pool(workers, initializer=_quiet_worker) as pool:
                 drawn = pool.map(_draw, drawers, chunksize=1)
     finally:
         _drawers.clear()

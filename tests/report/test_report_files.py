@@ -278,3 +278,29 @@ def test_an_interrupted_report_stops_its_figure_workers_at_once():
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
+
+
+QUIET_WORKERS = """
+import signal
+from harness.analysis import drawing
+from harness.job.signals import raise_on_sigterm
+
+def in_a_quiet_worker():
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        raise RuntimeError(f"a figure worker kept the handler {signal.getsignal(signal.SIGTERM)}")
+
+raise_on_sigterm(launcher=True)  # what a sweep's launching process runs
+for _ in range(20):  # the traceback came from one pool in a few: each ended with workers idle
+    drawing.draw_figures({name: (("t", "c"), in_a_quiet_worker) for name in "abcd"}, workers=2)
+print("drawn")
+"""
+
+
+def test_figure_workers_end_silently_in_a_sweeps_launching_process():
+    """The pool ends its workers with SIGTERM; they inherited the launching process's handler, which
+    raised in them and printed 'Process ForkPoolWorker-1:' and a traceback amid the sweep's output (CI's
+    terminal test caught it)."""
+    command = [sys.executable, "-c", QUIET_WORKERS]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout == "drawn\n", result.stderr
+    assert "ForkPoolWorker" not in result.stderr and "Traceback" not in result.stderr, result.stderr
