@@ -135,17 +135,19 @@ def find_sweep(experiment: str | None = None, sweep: str = LATEST, tracking_uri:
         sweep_id = sweep
     if sweep_id is None:
         raise ReportError(f"experiment {experiment!r} has no runs yet: run `python -m harness.run` first")
-    runs = list(store.search_runs(experiment_id, f"tags.{Tags.SWEEP_ID} = '{sweep_id}'"))
+    # Two of its runs say whether it is a single run; the whole sweep is read once, by `sweep_runs`.
+    runs = first_runs_of_sweep(store, experiment_id, sweep_id)
     if not runs and (named := sweep_of_run(store, experiment_id, sweep_id)) is not None:
         sweep_id, runs = named  # a run id (the sweep's parent run, or one of its jobs)
     if not runs:
         recent = ", ".join(recent_sweep_ids(store, experiment_id)) or "none"
         raise ReportError(f"no sweep {sweep_id!r} in experiment {experiment!r}; recent sweeps: {recent}")
-    # its own job runs are among `runs`; only a sweep without any asks for those a resume reused
-    own_jobs = any(run.data.tags.get(Tags.ROLE) == Tags.ROLE_JOB for run in runs)
-    if not own_jobs and not store.sweep_job_runs(experiment_id, sweep_id):
+    if not store.count_sweep_jobs(experiment_id, sweep_id, at_most=1):  # its own, or runs a resume reused
         raise ReportError(f"sweep {sweep_id!r} has no job runs (none started): nothing to report")
-    root = root_run(runs)
+    parents = store.search_runs(
+        experiment_id, f"tags.{Tags.SWEEP_ID} = '{sweep_id}' and tags.{Tags.ROLE} = '{Tags.ROLE_SWEEP}'"
+    )
+    root = root_run([*parents, *runs])
     tags = (root or runs[0]).data.tags
     swept_keys = json.loads(tags.get(Tags.SWEPT_KEYS) or "[]")
     return Sweep(
@@ -171,11 +173,17 @@ def sweep_of_run(store: Tracker, experiment_id: str, run_id: str) -> tuple[str, 
     sweep_id = run.data.tags.get(Tags.SWEEP_ID)
     if run.info.experiment_id != experiment_id or not sweep_id:
         return None
-    return sweep_id, list(store.search_runs(experiment_id, f"tags.{Tags.SWEEP_ID} = '{sweep_id}'"))
+    return sweep_id, first_runs_of_sweep(store, experiment_id, sweep_id)
+
+
+def first_runs_of_sweep(store: Tracker, experiment_id: str, sweep_id: str) -> list[Run]:
+    """The first two runs of the sweep, in the store's order: enough to tell a single run."""
+    return list(store.search_runs(experiment_id, f"tags.{Tags.SWEEP_ID} = '{sweep_id}'", at_most=2))
 
 
 def root_run(runs: list[Run]) -> Run | None:
-    """The sweep's parent run, or the run itself when the sweep is a single run."""
+    """The sweep's parent run (its parents first in `runs`), or the run itself when the sweep is a
+    single run (`runs` holds no parent and only that run)."""
     parents = [run for run in runs if run.data.tags.get(Tags.ROLE) == Tags.ROLE_SWEEP]
     if parents:
         return parents[0]
@@ -254,8 +262,11 @@ def assignments(keys: list[str], values: tuple) -> str:
     return " ".join(f"{key}={format_value(value)}" for key, value in zip(keys, values, strict=True))
 
 
-def setting_label(row: pd.Series, keys: list[str]) -> str:
-    return assignments(keys, tuple(row[keys])) if keys else ALL_RUNS_LABEL
+def setting_labels(frame: pd.DataFrame, keys: list[str]) -> list[str]:
+    """Each row's setting label (`assignments` of its values of `keys`)."""
+    if not keys:
+        return [ALL_RUNS_LABEL] * len(frame)
+    return [assignments(keys, values) for values in frame[keys].itertuples(index=False, name=None)]
 
 
 def runs_frame(runs: list[Run], setting_keys: list[str]) -> pd.DataFrame:
@@ -270,7 +281,7 @@ def runs_frame(runs: list[Run], setting_keys: list[str]) -> pd.DataFrame:
     for column in [*FINAL_METRICS, SEED_KEY, *setting_keys]:
         if column not in frame:
             frame[column] = np.nan
-    frame["setting"] = frame.apply(setting_label, axis=1, keys=setting_keys) if len(frame) else []
+    frame["setting"] = setting_labels(frame, setting_keys)
     return frame.sort_values([*setting_keys, SEED_KEY, "start_time"], key=by_value, ignore_index=True)
 
 

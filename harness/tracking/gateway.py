@@ -234,18 +234,21 @@ class Tracker:
         return [experiment.name for experiment in self.client.search_experiments()]
 
     def search_runs(
-        self, experiment_id: str, filter_string: str, newest_first: bool = False
+        self, experiment_id: str, filter_string: str, newest_first: bool = False, at_most: int | None = None
     ) -> Iterator[Run]:
-        """Every run matching the filter, page after page."""
+        """Every run matching the filter (the first `at_most` of them), page after page."""
         order_by = ["attributes.start_time DESC"] if newest_first else None
-        page_token = None
+        size = min(1000, at_most or 1000)
+        page_token, left = None, at_most
         while True:
             page = self.client.search_runs(
-                [experiment_id], filter_string, order_by=order_by, max_results=1000, page_token=page_token
+                [experiment_id], filter_string, order_by=order_by, max_results=size, page_token=page_token
             )
-            yield from page
+            yield from page[:left]
             page_token = page.token
-            if not page_token:
+            if left is not None:
+                left -= len(page)
+            if not page_token or (left is not None and left <= 0):
                 return
 
     def count_sweep_jobs(self, experiment_id: str, sweep_id: str, at_most: int) -> int:

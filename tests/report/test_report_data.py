@@ -148,3 +148,25 @@ def test_a_missing_store_says_to_run_the_runner_and_is_not_created(tmp_path: Pat
     with pytest.raises(ReportError, match="run `python -m harness.run` first"):
         load_runs(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
     assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_finding_a_sweep_reads_a_few_of_its_runs_not_all_of_them(store, monkeypatch):
+    """The report reads the whole sweep once (`load_runs`); resolving it must not read it all before."""
+    from mlflow.tracking import MlflowClient
+
+    fetched = []
+    search_runs = MlflowClient.search_runs
+
+    def counting(self, *args, **kwargs):
+        page = search_runs(self, *args, **kwargs)
+        fetched.extend(run.info.run_id for run in page)
+        return page
+
+    monkeypatch.setattr(MlflowClient, "search_runs", counting)
+    runs = len(raw_job_runs(store, store.grid))
+    fetched.clear()
+
+    found = find_sweep(sweep=store.grid, tracking_uri=store.uri)
+
+    assert found.sweep_id == store.grid and found.root_run_id is not None
+    assert len(fetched) <= 4 < runs  # two runs to tell a single run, one job, the parent
