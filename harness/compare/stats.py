@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from harness.analysis.data import SEED_KEY
+from harness.analysis.render import number
 from harness.analysis.summary import RANK_METRIC, SUMMARY_METRICS
 from harness.compare.pairing import Pairing
 from harness.tracking import FINISHED
@@ -123,10 +124,6 @@ def biggest(changes: list[Change], count: int = 3) -> list[Change]:
     """The score's changes beyond seed noise, largest factor first (a halving ranks with a doubling)."""
     tested = [change for change in scored(changes) if change.outcome in (BETTER, WORSE)]
     return sorted(tested, key=lambda change: -abs(math.log(change.ratio)) if change.ratio > 0 else 0)[:count]
-
-
-def number(value: float) -> str:
-    return f"{value:.3g}"
 
 
 def named_change(change: Change) -> str:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from harness.analysis.render import number
 from harness.analysis.summary import RANK_METRIC
 from harness.tracking import FINISHED
 
@@ -22,8 +23,12 @@ class Standing:
     setting: str
     mean: float
     std: float  # NaN with one seed
-    n: int
-    values: tuple[float, ...]  # eval_mse of each finished seed
+    values: tuple[float, ...]  # eval_mse of each finished seed that has one
+
+    @property
+    def n(self) -> int:
+        """The seeds the mean is over: a finished run without a score (NaN) is not one of them."""
+        return len(self.values)
 
 
 @dataclass(frozen=True)
@@ -51,9 +56,7 @@ class Comparison:
 def standing(row: pd.Series, runs: pd.DataFrame) -> Standing:
     mine = runs[(runs["setting"] == row["setting"]) & (runs["status"] == FINISHED)]
     values = tuple(float(value) for value in mine[RANK_METRIC].dropna())
-    return Standing(
-        row["setting"], row[f"{RANK_METRIC}_mean"], row[f"{RANK_METRIC}_std"], int(row["n"]), values
-    )
+    return Standing(row["setting"], row[f"{RANK_METRIC}_mean"], row[f"{RANK_METRIC}_std"], values)
 
 
 def welch_p_value(a: tuple[float, ...], b: tuple[float, ...]) -> float:
@@ -84,10 +87,6 @@ def compare(runs: pd.DataFrame, summary: pd.DataFrame) -> Comparison | None:
         if math.isnan(p_value):  # no spread at all on either side: any gap is larger than it
             p_value = 0.0 if runner_up.mean != best.mean else 1.0
     return Comparison(best, runner_up, p_value)
-
-
-def number(value: float) -> str:
-    return f"{value:.3g}"
 
 
 def mean_over_seeds(entry: Standing) -> str:

@@ -233,3 +233,20 @@ def test_verdict_with_seeds_tests_the_gap_with_welch(three_seeds):
     text = verdict(runs, summary)
     assert f"Welch's t-test p = {expected:.2g}" in text and "mean ± std over 3 seeds" in text
     assert comparison.gap_exceeds_spread == (expected < 0.05)
+
+
+def test_verdict_counts_only_the_seeds_with_a_score(three_seeds):
+    """A finished run whose eval_mse is missing is no seed of the mean: the best setting left with one
+    score is '1 seed' and its gap untested, not 'over 3 seeds' with a Welch test of one value."""
+    runs = three_seeds[0].copy()
+    best = three_seeds[1]["setting"].iloc[0]
+    scored = runs[(runs["setting"] == best) & (runs["status"] == "FINISHED")].sort_values("eval_mse")
+    runs.loc[scored.index[1:], "eval_mse"] = np.nan  # its best seed keeps its score: still the best
+    summary = summarize(runs, ["betas", "optimizer"])
+
+    comparison = compare(runs, summary)
+    text = verdict(runs, summary)
+
+    assert comparison.best.setting == best and comparison.best.n == 1 and not comparison.tested
+    assert f"eval_mse {scored['eval_mse'].iloc[0]:.3g} (1 seed)" in text and "nan" not in text
+    assert "cannot be tested" in text
