@@ -29,7 +29,6 @@ from harness.analysis.figures import (
     fit_figure,
     heatmap_figure,
     loss_curves_figure,
-    report_style,
     sensitivity_figure,
 )
 from harness.analysis.render import (
@@ -37,7 +36,6 @@ from harness.analysis.render import (
     ReportPage,
     display_failures,
     display_summary,
-    report_figure,
     write_page,
 )
 from harness.analysis.summary import (
@@ -49,7 +47,7 @@ from harness.analysis.summary import (
     summarize,
 )
 from harness.provenance import rerun_command
-from harness.report.search import SEARCH_FIGURE_TEXTS, SearchFacts, search_figures, search_of
+from harness.report.search import SEARCH_FIGURE_TEXTS, SearchFacts, search_drawers, search_of
 from harness.report.verdict import verdict
 from harness.tracking import FINISHED, DamagedArtifact, open_store, scrub_text
 
@@ -206,12 +204,9 @@ def draw_figures(read: SweepRead) -> list[ReportFigure]:
             **drawers,
             "heatmap": lambda: heatmap_figure(summary, keys),
         }
-    figures = draw_in_parallel({name: (texts[name], drawer) for name, drawer in drawers.items()})
     if search is not None:
-        with report_style():
-            drawn = search_figures(search, runs, read.curves)
-            figures += [report_figure(name, texts[name], figure) for name, figure in drawn.items() if figure]
-    return figures
+        drawers |= search_drawers(search, runs, read.curves)
+    return draw_in_parallel({name: (texts[name], drawer) for name, drawer in drawers.items()})
 
 
 def reproduce_commands(runs: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:

@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
 from harness.analysis.data import Sweep
+from harness.analysis.drawing import Drawer
 from harness.analysis.summary import smooth_on_log_scale, smoothing_window
 from harness.curves import PLOT_CEILING
 from harness.tracking import KILLED, has_credentials, open_store
@@ -109,25 +110,42 @@ def in_memory(study: optuna.Study) -> optuna.Study:
     return copy
 
 
-def search_figures(search: SearchFacts, runs: pd.DataFrame, curves: pd.DataFrame) -> dict[str, Figure | None]:
+def search_drawers(search: SearchFacts, runs: pd.DataFrame, curves: pd.DataFrame) -> dict[str, Drawer]:
+    """A search's own figures, each drawn when called (in a worker of `harness.analysis.drawing`): the
+    importances behind two of them are the slow part, and each figure computes its own side by side."""
     import optuna
 
-    figures = {"search_curves": curves_figure(search.study, runs, curves)}
-    complete = search.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # optuna.visualization.matplotlib is marked experimental
-        from optuna.visualization import matplotlib as optuna_plots
+    study = search.study
+    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    wide = objective_is_wide([trial.value for trial in complete])
+    drawers = {
+        "search_curves": lambda: curves_figure(study, runs, curves),
+        "search_history": lambda: figure_of(optuna_plots().plot_optimization_history(study), wide),
+        "search_importances": lambda: (
+            figure_of(optuna_plots().plot_param_importances(study)) if len(complete) >= 2 else None
+        ),
+        "search_contour": lambda: contour_figure(study, complete, optuna_plots()),
+        "search_slices": lambda: figure_of(optuna_plots().plot_slice(study), wide) if complete else None,
+    }
+    return {name: quietly(drawer) for name, drawer in drawers.items()}
 
-        wide = objective_is_wide([trial.value for trial in complete])
-        figures["search_history"] = figure_of(optuna_plots.plot_optimization_history(search.study), wide)
-        figures["search_importances"] = (
-            figure_of(optuna_plots.plot_param_importances(search.study)) if len(complete) >= 2 else None
-        )
-        figures["search_contour"] = contour_figure(search.study, complete, optuna_plots)
-        figures["search_slices"] = (
-            figure_of(optuna_plots.plot_slice(search.study), wide) if complete else None
-        )
-    return figures
+
+def optuna_plots():
+    from optuna.visualization import matplotlib
+
+    return matplotlib
+
+
+def quietly(drawer: Drawer) -> Drawer:
+    """The drawer with warnings off: `optuna.visualization.matplotlib` is marked experimental, and each
+    of its plots says so."""
+
+    def drawn() -> Figure | None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return drawer()
+
+    return drawn
 
 
 MIN_TRIALS_FOR_CONTOUR = 3  # fewer points than that interpolate nothing

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -225,6 +226,39 @@ def test_figures_drawn_side_by_side_are_the_bytes_drawn_one_after_another(store,
     assert [figure.name for figure in forked] == ["loss_curves", "fit", "sensitivity", "heatmap"]
     assert forked == one_after_another == default
     assert drawing._drawers == {}  # nothing kept alive after the page
+
+
+def test_a_searchs_figures_drawn_side_by_side_are_the_bytes_drawn_one_after_another():
+    import optuna
+
+    from harness.analysis import drawing
+    from harness.report.search import SearchFacts, search_drawers
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(
+        lambda trial: (
+            (np.log10(trial.suggest_float("lr", 1e-4, 1e-1, log=True)) + 2.5) ** 2
+            + trial.suggest_categorical("width", [16, 32, 64]) / 64
+        ),
+        n_trials=12,
+    )
+    runs = pd.DataFrame({"run_id": [f"r{i}" for i in range(12)], "optuna_trial": range(12)})
+    runs = runs.assign(status="FINISHED", pruned_at_step=None)
+    steps = np.arange(100)
+    curves = pd.concat(
+        pd.DataFrame({"run_id": f"r{i}", "step": steps, "loss": 1 / (1 + steps) + 0.01 * i})
+        for i in range(12)
+    )
+
+    def drawn(workers: int) -> list:
+        drawers = search_drawers(SearchFacts(study, "sqlite://"), runs, curves)
+        return drawing.draw_figures({name: (("t", "c"), draw) for name, draw in drawers.items()}, workers)
+
+    one_after_another, forked = drawn(1), drawn(3)
+    names = ["search_curves", "search_history", "search_importances", "search_contour", "search_slices"]
+    assert [figure.name for figure in forked] == names
+    assert forked == one_after_another
 
 
 def test_a_figure_that_fails_in_a_worker_fails_the_report_with_its_own_error():

@@ -25,9 +25,8 @@ from harness.analysis.figures import (
     sensitivity_figure,
     smallest_font_points,
 )
-from harness.analysis.render import display_summary
+from harness.analysis.render import display_summary, report_figure
 from harness.analysis.summary import curve_bands, summarize
-from harness.report.build import report_figure
 from harness.report.verdict import compare, verdict
 
 BETAS = ["[0.9, 0.999]", "[0.5, 0.5]", "[0.9, 0.99]", "[0.99, 0.99]", "[0.9, 0.9]"]
