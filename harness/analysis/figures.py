@@ -273,15 +273,22 @@ def sensitivity_figure(
         others = [other for other in setting_keys if other != key]
         series = finished.groupby(others, sort=False) if others else [((), finished)]
         ordered = sorted(series, key=lambda item: [value_order(v) for v in np.atleast_1d(item[0])])
+        # no two points share the other keys' values (a search's trials): a series per point would be a
+        # legend entry per point; one series of them all reads, its points not joined (they differ in
+        # more than this key)
+        scattered = len(ordered) > 1 and all(len(points) == 1 for _, points in ordered)
+        if scattered:
+            ordered, others = [((), finished)], []
         for values, points in ordered:
             points = points.sort_values(key)
             mean = points[f"{RANK_METRIC}_mean"]
             # a log axis has no room below 0: the lower bar stops just above it
             std = points[f"{RANK_METRIC}_std"].fillna(0)
             bars = [np.minimum(std, 0.999 * mean), std] if error_bars else None
+            joined = len(points) >= MIN_POINTS_FOR_A_LINE and not scattered
             ax.errorbar(
                 points[key], mean, yerr=bars, marker="o", markersize=6, capsize=4,
-                linestyle="-" if len(points) >= MIN_POINTS_FOR_A_LINE else "none", linewidth=0.8,
+                linestyle="-" if joined else "none", linewidth=0.8,
                 label=assignments(others, tuple(np.atleast_1d(values))) or None,
             )  # fmt: skip
         set_key_scale(ax, key, finished[key])

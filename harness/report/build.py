@@ -78,7 +78,8 @@ def figure_texts(one_seed: bool) -> dict[str, tuple[str, str]]:
         "sensitivity": (
             "Sensitivity",
             f"Mean {RANK_METRIC} over seeds ({bars}) against each numeric swept key, one marker per value, "
-            "one series per value of the other swept keys.",
+            "one series per value of the other swept keys (one series in all where no two points share "
+            "them, as a search's trials).",
         ),
         "heatmap": (
             "Heatmap",

@@ -193,6 +193,27 @@ def test_sensitivity_draws_markers_and_joins_them_only_from_three_values(n_value
     assert "one seed" in ax.get_ylabel()
 
 
+def test_sensitivity_of_points_that_share_no_other_value_is_one_unjoined_series_without_a_legend():
+    """A search's trials: each has its own lr and weight decay. One series per value of the other key
+    was a series, and a legend entry, per trial: 24 entries over a crushed panel."""
+    rng = np.random.default_rng(0)
+    lrs, decays = 10 ** rng.uniform(-4, -1, 24), 10 ** rng.uniform(-5, -1, 24)
+    summary = pd.DataFrame(
+        {"setting": [f"lr={lr:g} weight_decay={wd:g}" for lr, wd in zip(lrs, decays, strict=True)],
+         "lr": lrs, "weight_decay": decays, "eval_mse_mean": rng.uniform(0.01, 1, 24),
+         "eval_mse_std": np.nan}
+    )  # fmt: skip
+    with report_style():
+        figure = sensitivity_figure(summary, ["lr", "weight_decay"], error_bars=False)
+    plt.close(figure)
+
+    assert len(figure.axes) == 2
+    for ax in figure.axes:
+        (line,) = ax.get_lines()
+        assert len(line.get_xdata()) == 24 and line.get_linestyle() == "None"
+        assert ax.get_legend() is None
+
+
 def test_one_seed_tables_have_no_seed_columns_and_several_seeds_do(one_seed, three_seeds):
     one = display_summary(one_seed[1], ["betas", "optimizer"], one_seed=True)
     several = display_summary(three_seeds[1], ["betas", "optimizer"], one_seed=False)
