@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from harness.analysis.data import assignments, format_value, value_order
 from harness.analysis.summary import RANK_METRIC
@@ -49,6 +50,19 @@ FIT_MARGIN = 0.15  # a fit panel's y-range: the target's, and this fraction of i
 # points drawn per loss curve: a panel is about 1,000 px wide and the bands are smoothed over 2% of
 # the steps, so more points draw nothing new (a 3000-step curve is every 5th step, and its last)
 DRAWN_POINTS = 600
+# the loss curves' one legend under their panels: at most this many columns, as many as fit the width
+SHARED_LEGEND_COLUMNS = 4
+LEGEND_CHARACTER_INCHES = 0.075  # a character of a 9 pt legend label, about
+LEGEND_HANDLE_INCHES = 0.8  # a legend entry's line, gaps and padding
+LEGEND_ROW_INCHES = 0.22  # the height each row adds to the figure
+
+
+def line_colours(labels: list[str]) -> dict[str, object]:
+    """A colour per label: matplotlib's ten, or tab20's twenty past ten (repeats only past twenty)."""
+    palette = [f"C{index}" for index in range(10)]
+    if len(labels) > len(palette):
+        palette = list(matplotlib.colormaps["tab20"].colors)
+    return {label: palette[index % len(palette)] for index, label in enumerate(labels)}
 
 
 @contextmanager
@@ -164,7 +178,10 @@ def loss_curves_figure(
     shown = bands.assign(**bands[["median", "min", "max"]].clip(upper=top))
     panels = curve_panels(summary, setting_keys)
     labels = list(dict.fromkeys(label for _, members in panels for _, label in members))
-    colours = {label: f"C{index % 10}" for index, label in enumerate(labels)}
+    colours = line_colours(labels)
+    # panels per value of the first key hold the same settings of the others, in the same colours: one
+    # legend under them all says it once (a legend in each panel of 16 entries covered the curves)
+    shared_legend = len(panels) > 1 and len(labels) < sum(len(members) for _, members in panels)
     by_setting = {setting: thinned(band) for setting, band in shown.groupby("setting", sort=False)}
     empty = shown.iloc[:0]
     figure, axes = panel_grid(len(panels), sharey=True)
@@ -189,9 +206,17 @@ def loss_curves_figure(
             ax.set_yscale("log")
             ax.set_ylim(*limits)
         ax.set(title=title, xlabel="step")
-        ax.legend(loc="best")
+        if not shared_legend:
+            ax.legend(loc="best")
     for ax in axes[:: min(2, len(axes))]:
         ax.set_ylabel("loss (median over seeds)" if bands_drawn else "loss")
+    if shared_legend:
+        width, height = figure.get_size_inches()
+        entry = LEGEND_HANDLE_INCHES + LEGEND_CHARACTER_INCHES * max(len(label) for label in labels)
+        columns = max(1, min(SHARED_LEGEND_COLUMNS, len(labels), int(width // entry)))
+        figure.set_size_inches(width, height + LEGEND_ROW_INCHES * (1 + -(-len(labels) // columns)))
+        handles = [Line2D([], [], color=colours[label], linewidth=1.4) for label in labels]
+        figure.legend(handles, labels, loc="outside lower center", ncols=columns)
     return figure
 
 
@@ -279,7 +304,10 @@ def sensitivity_figure(
         scattered = len(ordered) > 1 and all(len(points) == 1 for _, points in ordered)
         if scattered:
             ordered, others = [((), finished)], []
-        for values, points in ordered:
+        crowded = len(ordered) > LINES_PER_PANEL  # a legend of every series would cover the panel
+        if crowded:
+            crowded_sensitivity(ax, key, finished, others, ordered, error_bars)
+        for values, points in [] if crowded else ordered:
             points = points.sort_values(key)
             mean = points[f"{RANK_METRIC}_mean"]
             # a log axis has no room below 0: the lower bar stops just above it
@@ -295,9 +323,36 @@ def sensitivity_figure(
         ax.set_yscale("log")
         ylabel = f"{RANK_METRIC} (mean ± std over seeds)" if error_bars else f"{RANK_METRIC} (one seed)"
         ax.set(xlabel=key, ylabel=ylabel, title=f"sensitivity to {key}")
-        if others:
+        if others and not crowded:
             ax.legend()
     return figure
+
+
+def crowded_sensitivity(
+    ax: plt.Axes, key: str, finished: pd.DataFrame, others: list[str], ordered: list, error_bars: bool
+) -> None:
+    """More series than a legend can name: each in thin grey, their median over the other keys' settings
+    in black, and the series of the best setting in colour (with its error bars), on top."""
+    mean_column = f"{RANK_METRIC}_mean"
+    best = tuple(np.atleast_1d(finished.iloc[0][others].to_numpy()))  # the summary is best first
+    best_points = None
+    for values, points in ordered:
+        points = points.sort_values(key)
+        if tuple(np.atleast_1d(values)) == best:
+            best_points = points
+        ax.plot(points[key], points[mean_column], color="0.7", linewidth=0.7, marker="o", markersize=3)
+    median = finished.groupby(key)[mean_column].median().sort_index()
+    ax.plot(median.index, median.to_numpy(), color="black", linewidth=1.8, marker="o", markersize=5,
+            label=f"median over the {len(ordered)} settings of {', '.join(others)}")  # fmt: skip
+    if best_points is not None:
+        std = best_points[f"{RANK_METRIC}_std"].fillna(0)
+        mean = best_points[mean_column]
+        ax.errorbar(
+            best_points[key], mean, yerr=[np.minimum(std, 0.999 * mean), std] if error_bars else None,
+            color="C3", marker="o", markersize=6, capsize=4, linewidth=1.4,
+            label=f"best: {assignments(others, best)}",
+        )  # fmt: skip
+    ax.legend()
 
 
 def heatmap_figure(summary: pd.DataFrame, setting_keys: list[str]) -> Figure | None:

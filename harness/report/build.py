@@ -78,8 +78,9 @@ def figure_texts(one_seed: bool) -> dict[str, tuple[str, str]]:
         "sensitivity": (
             "Sensitivity",
             f"Mean {RANK_METRIC} over seeds ({bars}) against each numeric swept key, one marker per value, "
-            "one series per value of the other swept keys (one series in all where no two points share "
-            "them, as a search's trials).",
+            "one series per value of the other swept keys (past six, each in grey under their median and "
+            "the best setting's series; one series in all where no two points share them, as a search's "
+            "trials).",
         ),
         "heatmap": (
             "Heatmap",

@@ -105,6 +105,26 @@ def test_loss_panels_follow_numeric_order_and_legends_do_not_repeat_the_title(on
         assert sorted(label for _, label in members) == [f"optimizer={name}" for name in sorted(OPTIMIZERS)]
 
 
+def test_panels_of_the_same_settings_share_one_legend_under_them_that_covers_no_panel(one_seed):
+    """A legend in every panel, of every setting of the other keys, covered the curves (the 256-run
+    study: 16 entries a panel, spilling over the panel below); one legend under the panels says it once."""
+    runs, summary = one_seed
+    with report_style():
+        figure = loss_figure(runs, summary, bands_drawn=False)
+        figure.canvas.draw()
+    panels = [ax for ax in figure.axes if ax.get_visible()]
+    (legend,) = figure.legends
+    box = legend.get_window_extent()
+    plt.close(figure)
+
+    assert all(ax.get_legend() is None for ax in panels)
+    assert sorted(text.get_text() for text in legend.get_texts()) == [
+        f"optimizer={o}" for o in sorted(OPTIMIZERS)
+    ]
+    assert not any(box.overlaps(ax.get_window_extent()) for ax in panels)
+    assert figure.bbox.contains(box.x0, box.y0) and figure.bbox.contains(box.x1, box.y1)
+
+
 def test_every_loss_panel_shares_one_log_y_range(one_seed):
     runs, summary = one_seed
     with report_style():
@@ -212,6 +232,34 @@ def test_sensitivity_of_points_that_share_no_other_value_is_one_unjoined_series_
         (line,) = ax.get_lines()
         assert len(line.get_xdata()) == 24 and line.get_linestyle() == "None"
         assert ax.get_legend() is None
+
+
+def test_sensitivity_past_six_series_draws_them_grey_under_their_median_and_the_best_settings():
+    """A 4 x 4 x 4 grid: 16 series a panel, whose 16-entry legends spilled over the panels below."""
+    grid = list(itertools.product([3e-4, 1e-3, 3e-3, 1e-2], [0.0, 1e-4, 1e-3, 1e-2], [16, 32, 64, 128]))
+    lr, decay, width = (np.array(column) for column in zip(*grid, strict=True))
+    summary = pd.DataFrame(
+        {"setting": [f"lr={a:g} weight_decay={b:g} width={c}" for a, b, c in grid], "lr": lr,
+         "weight_decay": decay, "width": width, "eval_mse_mean": 1e-3 / lr * width / 16 + decay,
+         "eval_mse_std": 0.1}
+    ).sort_values("eval_mse_mean", ignore_index=True)  # fmt: skip
+    with report_style():
+        figure = sensitivity_figure(summary, ["lr", "weight_decay", "width"])
+    plt.close(figure)
+
+    best = summary.iloc[0]
+    panels = [ax for ax in figure.axes if ax.get_visible()]
+    for ax, key in zip(panels, ["lr", "weight_decay", "width"], strict=True):
+        others = [other for other in ["lr", "weight_decay", "width"] if other != key]
+        labels = [text.get_text() for text in ax.get_legend().get_texts()]
+        assert labels == [
+            f"median over the 16 settings of {', '.join(others)}",
+            "best: " + " ".join(f"{other}={best[other]:g}" for other in others),
+        ]
+        lines = ax.get_lines()
+        assert sum(line.get_color() == "0.7" for line in lines) == 16  # every series, in grey
+        (median,) = [line for line in lines if line.get_label().startswith("median")]
+        assert np.allclose(median.get_ydata(), summary.groupby(key)["eval_mse_mean"].median().sort_index())
 
 
 def test_one_seed_tables_have_no_seed_columns_and_several_seeds_do(one_seed, three_seeds):
