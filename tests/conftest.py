@@ -63,18 +63,20 @@ def system_packages(item) -> set[str]:
     return {package for mark in item.iter_markers("system") for package in mark.args}
 
 
-# Folders whose conftest builds one session fixture that several modules share (the report's store).
-SHARED_FIXTURE_FOLDERS = {"report"}
+# Folders whose conftest builds session fixtures that several modules share (the report's stores).
+SHARED_FIXTURES = {"report": {"store", "single_run_store", "optimizer_sweeps", "two_searches"}}
 
 
 def xdist_group(item) -> str:
     """The worker group of a test under pytest-xdist's loadgroup: a module's tests stay together (its
-    module fixtures are built once), as do a folder's that share a session fixture, and every system
-    test of a service shares one worker, which starts each (team server, SLURM cluster) once."""
+    module fixtures are built once), as do a folder's that use its shared session fixtures (the others
+    of that folder go by module: another worker may take them), and every system test of a service
+    shares one worker, which starts each (team server, SLURM cluster) once."""
     if system_packages(item) - ROOTLESS:
         return "system"
     folder = item.path.parent.name
-    return folder if folder in SHARED_FIXTURE_FOLDERS else item.path.stem
+    shared = SHARED_FIXTURES.get(folder, set()) & set(getattr(item, "fixturenames", ()))
+    return folder if shared else item.path.stem
 
 
 def pytest_itemcollected(item):
