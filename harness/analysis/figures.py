@@ -307,18 +307,15 @@ def sensitivity_figure(
         crowded = len(ordered) > LINES_PER_PANEL  # a legend of every series would cover the panel
         if crowded:
             crowded_sensitivity(ax, key, finished, others, ordered, error_bars)
-        for values, points in [] if crowded else ordered:
-            points = points.sort_values(key)
-            mean = points[f"{RANK_METRIC}_mean"]
-            # a log axis has no room below 0: the lower bar stops just above it
-            std = points[f"{RANK_METRIC}_std"].fillna(0)
-            bars = [np.minimum(std, 0.999 * mean), std] if error_bars else None
-            joined = len(points) >= MIN_POINTS_FOR_A_LINE and not scattered
-            ax.errorbar(
-                points[key], mean, yerr=bars, marker="o", markersize=6, capsize=4,
-                linestyle="-" if joined else "none", linewidth=0.8,
-                label=assignments(others, tuple(np.atleast_1d(values))) or None,
-            )  # fmt: skip
+        else:
+            for values, points in ordered:
+                points = points.sort_values(key)
+                joined = len(points) >= MIN_POINTS_FOR_A_LINE and not scattered
+                ax.errorbar(
+                    points[key], points[f"{RANK_METRIC}_mean"], yerr=log_error_bars(points, error_bars),
+                    marker="o", markersize=6, capsize=4, linestyle="-" if joined else "none", linewidth=0.8,
+                    label=assignments(others, tuple(np.atleast_1d(values))) or None,
+                )  # fmt: skip
         set_key_scale(ax, key, finished[key])
         ax.set_yscale("log")
         ylabel = f"{RANK_METRIC} (mean ± std over seeds)" if error_bars else f"{RANK_METRIC} (one seed)"
@@ -345,14 +342,21 @@ def crowded_sensitivity(
     ax.plot(median.index, median.to_numpy(), color="black", linewidth=1.8, marker="o", markersize=5,
             label=f"median over the {len(ordered)} settings of {', '.join(others)}")  # fmt: skip
     if best_points is not None:
-        std = best_points[f"{RANK_METRIC}_std"].fillna(0)
-        mean = best_points[mean_column]
         ax.errorbar(
-            best_points[key], mean, yerr=[np.minimum(std, 0.999 * mean), std] if error_bars else None,
+            best_points[key], best_points[mean_column], yerr=log_error_bars(best_points, error_bars),
             color="C3", marker="o", markersize=6, capsize=4, linewidth=1.4,
             label=f"best: {assignments(others, best)}",
         )  # fmt: skip
     ax.legend()
+
+
+def log_error_bars(points: pd.DataFrame, shown: bool) -> list[pd.Series] | None:
+    """The std over seeds as error bars (lower, upper) on a log axis, which has no room below 0: the
+    lower bar stops just above it. None when not `shown`."""
+    if not shown:
+        return None
+    mean, std = points[f"{RANK_METRIC}_mean"], points[f"{RANK_METRIC}_std"].fillna(0)
+    return [np.minimum(std, 0.999 * mean), std]
 
 
 def heatmap_figure(summary: pd.DataFrame, setting_keys: list[str]) -> Figure | None:
