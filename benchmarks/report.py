@@ -28,11 +28,17 @@ from startup import environment as checkout_environment  # benchmarks/ is sys.pa
 
 GRID = ["lr=3e-4,1e-3,3e-3,1e-2", "weight_decay=0,1e-4,1e-3,1e-2", "width=16,32,64,128", "seed=0,1,2,3"]
 IN_PROCESS = """
-import sys, time
-from harness.report import build_report, find_sweep
-import harness.report.build, harness.analysis.figures  # everything a sweep's process has loaded
-from harness.tracking import open_store, resolve_tracking_uri
-open_store(resolve_tracking_uri()).client.search_experiments()  # ... and the store it wrote to
+import contextlib, sys, time
+try:  # start as a sweep's command does: MLflow's imports frozen out of the collector's walks
+    from harness.collector import as_command, imports_frozen
+    as_command()
+except ImportError:  # a checkout from before harness.collector
+    imports_frozen = contextlib.nullcontext
+with imports_frozen():
+    from harness.report import build_report, find_sweep
+    import harness.report.build, harness.analysis.figures  # everything a sweep's process has loaded
+    from harness.tracking import check_access, resolve_tracking_uri
+    check_access(resolve_tracking_uri())  # ... and the store it wrote to
 start = time.perf_counter()
 build_report(find_sweep(), sys.argv[1])
 print(time.perf_counter() - start)

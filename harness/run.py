@@ -26,6 +26,7 @@ from harness.checks.help_text import print_help_if_asked  # noqa: E402
 from harness.checks.preflight import plan_command_line  # noqa: E402
 from harness.checks.schema import CONF_DIR  # noqa: E402
 from harness.checks.validation import ConfigError, NothingToDo  # noqa: E402
+from harness.collector import as_command, imports_frozen  # noqa: E402
 from harness.job.refused import SweepRefused  # noqa: E402
 from harness.job.signals import Terminated, no_interruptions, raise_on_sigterm, stop_children  # noqa: E402
 from harness.sweep.stale import close_stale_runs  # noqa: E402
@@ -52,7 +53,8 @@ EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process SIGTERM end
 @vectorizable  # under hydra/launcher=vectorized, jobs that can share a batch train together
 @on_worker_start(raise_on_sigterm)  # ... in worker processes that stop with their runs, and their launcher
 def hydra_entry(cfg: DictConfig) -> str:
-    from harness.job.job import run_job
+    with imports_frozen():  # the first job loads matplotlib and the engine (harness.collector)
+        from harness.job.job import run_job
 
     return run_job(cfg)  # the run's id: the Optuna sweeper reads the trial's outcome from that run
 
@@ -65,7 +67,8 @@ def main(argv: list[str] | None = None) -> None:
         if any("rerun=" in argument for argument in argv):  # the rerun reads the store: MLflow loads
             from harness.rerun.command_line import expand_rerun
 
-            rerun = expand_rerun(argv)  # `rerun=<id>`: the stored runs' jobs, checked against the store
+            with imports_frozen():  # MLflow loads here first (harness.collector)
+                rerun = expand_rerun(argv)  # `rerun=<id>`: the stored runs' jobs, checked against the store
         if rerun is not None:
             argv = rerun.argv
         plan = plan_command_line(argv)
@@ -116,4 +119,5 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
+    as_command()
     main()

@@ -1,6 +1,10 @@
 import sys
 
-from harness.report.cli import main
+from harness.collector import as_command, imports_frozen
+
+as_command()
+with imports_frozen():  # MLflow, pandas, matplotlib (harness.collector)
+    from harness.report.cli import main
 
 try:
     sys.exit(main())

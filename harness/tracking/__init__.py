@@ -7,8 +7,7 @@ used (`open_store`, `Tracker`, `check_access`, ...): the names, statuses and fau
 Python, so `--help`, the preflight and a refused command never import it.
 """
 
-import importlib
-
+from harness.lazy_names import lazy_names
 from harness.tracking.access import (
     DEFAULT_STORE_TIMEOUT,
     bound_http_requests,
@@ -50,21 +49,13 @@ from harness.tracking.store import (
 )
 
 # name -> the module that defines it, imported on first use (PEP 562): these need MLflow
-_LAZY = {
-    "DamagedArtifact": "gateway",
-    "LossStream": "gateway",
-    "Tracker": "gateway",
-    "open_store": "gateway",
-    "read_arrays": "gateway",
-}
-
-
-def __getattr__(name: str):
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(
+    __name__,
+    {
+        name: "harness.tracking.gateway"
+        for name in ("DamagedArtifact", "LossStream", "Tracker", "open_store", "read_arrays")
+    },
+)
 
 
 __all__ = [

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from contextlib import contextmanager
 
+from harness.collector import imports_frozen
 from harness.tracking.faults import CredentialsRefused, StoreAccessError, explain, is_refusal
 
 log = logging.getLogger("harness")
@@ -86,6 +87,7 @@ def retrying_until(
     )
 
 
+@imports_frozen()  # in a command, MLflow and its SQL store load here first: see harness.collector
 def check_access(
     tracking_uri: str, timeout: float = DEFAULT_STORE_TIMEOUT, experiment: str | None = None
 ) -> str | None:
