@@ -53,8 +53,10 @@ EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process SIGTERM end
 @vectorizable  # under hydra/launcher=vectorized, jobs that can share a batch train together
 @on_worker_start(raise_on_sigterm)  # ... in worker processes that stop with their runs, and their launcher
 def hydra_entry(cfg: DictConfig) -> str:
-    with imports_frozen():  # the first job loads matplotlib and the engine (harness.collector)
-        from harness.job.job import run_job
+    if "harness.job.job" not in sys.modules:  # the first job loads matplotlib and the engine: frozen once
+        with imports_frozen():  # (harness.collector); freezing at every job would keep its garbage
+            import harness.job.job  # noqa: F401
+    from harness.job.job import run_job
 
     return run_job(cfg)  # the run's id: the Optuna sweeper reads the trial's outcome from that run
 

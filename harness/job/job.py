@@ -8,7 +8,6 @@ limit or scancel: returns normally, so the sweep goes on).
 
 from __future__ import annotations
 
-import gc
 import logging
 import traceback
 from typing import Any
@@ -66,7 +65,6 @@ def job_context(overrides: list[str]) -> SweepContext:
 def run_job(cfg: DictConfig) -> str:
     """Run the job `cfg` describes; return the id of the MLflow run that holds its result (with
     `resume=true`, the earlier FINISHED run it skipped for). A sweeper reads the outcome from that run."""
-    gc.freeze()  # the libraries' long-lived objects: keep full collections from re-scanning them
     raise_on_sigterm()  # a job in a worker process (joblib, submitit) ends its run KILLED on SIGTERM
     refuse_if_terminated()
     hydra_cfg = HydraConfig.get()
