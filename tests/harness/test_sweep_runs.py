@@ -136,11 +136,18 @@ def test_a_single_run_of_the_defaults_reproduces_the_seed_post(run_harness, stor
     assert "run `mlflow ui --workers 1` here" in single.output  # the store is ./mlflow.db where it ran
 
 
-def test_without_a_tracking_uri_the_store_is_mlflow_db_where_the_command_ran(run_harness, stored, store_dir):
-    # (the store already has MLflow's tables: creating one is test_two_sweeps_started_at_once_...'s)
-    run_harness(store_dir, "-m", "seed=0", "steps=10", "report=false", uri=None)
-    store = stored(f"sqlite:///{store_dir}/mlflow.db")
-    assert len(store.parents()) == 1 and len(store.children()) == 1
+@pytest.fixture(scope="module")
+def unregistered(run_harness, tmp_path_factory, empty_store):
+    """A 2-job sweep with `register=false` and no MLFLOW_TRACKING_URI, into a copy of the migrated empty
+    store as ./mlflow.db (creating one is test_two_sweeps_started_at_once_...'s): one command, two tests."""
+    cwd = tmp_path_factory.mktemp("unregistered")
+    shutil.copy(empty_store, cwd / "mlflow.db")
+    return run_harness(cwd, "-m", "seed=0,1", "steps=20", "register=false", "report=false", uri=None)
+
+
+def test_without_a_tracking_uri_the_store_is_mlflow_db_where_the_command_ran(unregistered, stored):
+    store = stored(f"sqlite:///{unregistered.cwd}/mlflow.db")
+    assert len(store.parents()) == 1 and len(store.children()) == 2
 
 
 def test_help_lists_every_option_of_every_group_and_every_named_sweep(run_harness, tmp_path):
@@ -258,9 +265,8 @@ def test_publishing_the_winner_prints_no_third_party_warning_or_log_line(grid):
         assert noise not in grid.output, noise
 
 
-def test_register_false_leaves_the_model_registry_empty(run_harness, store_dir):
-    invocation = run_harness(store_dir, "-m", "seed=0,1", "steps=20", "register=false", "report=false")
-
+def test_register_false_leaves_the_model_registry_empty(unregistered):
+    invocation = unregistered
     client = invocation.store.client
     assert client.search_registered_models() == []
     assert all(not run.outputs.model_outputs for run in invocation.store.children())
