@@ -70,6 +70,8 @@ class TestVectorizedLauncherWithBatchedTasks(LauncherTestSuite):
         )
     ],
 )
+# each test runs a Hydra app in a subprocess: the slow tier's (33 tests, ~15 s)
+@pytest.mark.slow
 class TestVectorizedLauncherIntegration(IntegrationTestSuite):
     """Hydra's integration suite: job names, working directories, `to_absolute_path` in a real process."""
 

@@ -77,5 +77,7 @@ class TestOptunaSweeperWithBatching(BatchedSweeperTestSuite):
     ("task_launcher_cfg", "extra_flags"),
     [({}, ["-m", *ONE_TRIAL, "hydra/launcher=basic"])],
 )
+# each test runs a Hydra app in a subprocess: the slow tier's (33 tests, ~32 s)
+@mark.slow
 class TestOptunaSweeperIntegration(IntegrationTestSuite):
     pass
