@@ -89,8 +89,9 @@ def pytest_collection_modifyitems(items):
     that build a shared session fixture (real sweeps, ~25-30 s each before their first test), then the
     others, most tests first (xdist's own order). Ordered by test count alone, the 70 s group of the
     report's `store` started fifth and ran alone at the end, and the default tier took 4:02."""
-    sizes = Counter(xdist_group(item) for item in items)
-    items.sort(key=lambda item: (not shared_fixtures(item), -sizes[xdist_group(item)], xdist_group(item)))
+    group = {item.nodeid: item.get_closest_marker("xdist_group").args[0] for item in items}  # as collected
+    sizes = Counter(group.values())
+    items.sort(key=lambda item: (not shared_fixtures(item), -sizes[group[item.nodeid]], group[item.nodeid]))
 
 
 def pytest_itemcollected(item):

@@ -51,7 +51,7 @@ def test_a_library_caller_keeps_its_collector_as_it_was(monkeypatch):
 
 def test_a_command_imports_without_collections_then_freezes_and_collects_again(monkeypatch):
     monkeypatch.setattr(collector, "_command", True)
-    made = [object() for _ in range(10)]  # noqa: F841  # tracked objects to freeze
+    made = [[] for _ in range(10)]  # noqa: F841  # objects the collector tracks, made since the session's freeze
     before = gc.get_freeze_count()  # (the session froze what its collection imported: tests/conftest.py)
     with pytest.raises(ImportError), collector.imports_frozen():
         assert not gc.isenabled()
